@@ -1,0 +1,57 @@
+"""Run configuration of the main dataflow (topics, codecs, rules, broker, start point)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything :func:`flows.city.build_flow` needs.
+
+    ``inputs`` pairs each input topic with its codec name (``json`` by default).
+    ``start`` is where to read when there is no recovery state: ``earliest`` (default:
+    replay history to warm the detectors; deterministic alert ids make re-emission
+    harmless) or ``latest``. ``tail=False`` stops at the end of the input (replays,
+    benchmarks).
+    """
+
+    bootstrap: str
+    inputs: tuple[tuple[str, str], ...] = (("readings", "json"),)
+    alerts_topic: str = "alerts"
+    dlq_topic: str = "readings.dlq"
+    rules: tuple[str, ...] = ()
+    registry: str | None = None
+    strict_registry: bool = False
+    start: str = "earliest"
+    tail: bool = True
+    batch_size: int = 5000
+    alert_format: str = "native"
+    kafka: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def topics(self) -> list[str]:
+        return [t for t, _ in self.inputs]
+
+    @classmethod
+    def from_env(cls) -> Config:
+        """Configuration for ``python -m bytewax.run flows.city:flow`` (env variables)."""
+        inputs = tuple(
+            _spec(s) for s in os.environ.get("SENTINELLE_INPUTS", "readings").split(",") if s
+        )
+        rules = tuple(p for p in os.environ.get("SENTINELLE_RULES", "").split(",") if p)
+        return cls(
+            bootstrap=os.environ.get("SENTINELLE_BOOTSTRAP", "127.0.0.1:9092"),
+            inputs=inputs,
+            alerts_topic=os.environ.get("SENTINELLE_ALERTS", "alerts"),
+            dlq_topic=os.environ.get("SENTINELLE_DLQ", "readings.dlq"),
+            rules=rules,
+            registry=os.environ.get("SENTINELLE_REGISTRY") or None,
+            start=os.environ.get("SENTINELLE_FROM", "earliest"),
+        )
+
+
+def _spec(s: str) -> tuple[str, str]:
+    topic, _, codec = s.partition("=")
+    return topic.strip(), (codec.strip() or "json")
