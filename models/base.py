@@ -19,14 +19,39 @@ class ParamError(ValueError):
     """A detector parameter is out of range; the message names it."""
 
 
-def check(name: str, value: float, lo: float | None = None, hi: float | None = None) -> None:
-    """Raise :class:`ParamError` when ``value`` is outside ``[lo, hi]``."""
-    if isinstance(value, float) and not math.isfinite(value):
+def check(
+    name: str,
+    value: float,
+    lo: float | None = None,
+    hi: float | None = None,
+    integer: bool = False,
+) -> None:
+    """Raise :class:`ParamError` (naming ``name``) unless ``value`` is a number in ``[lo, hi]``.
+
+    Examples
+    --------
+    >>> check("window", 10, lo=4, integer=True)
+    >>> check("alpha", 1.5, lo=0.0, hi=1.0)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    ParamError: alpha=1.5 must be <= 1.0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParamError(f"{name}={value!r} must be a number")
+    if not math.isfinite(value):
         raise ParamError(f"{name}={value!r} must be finite")
+    if integer and value != int(value):
+        raise ParamError(f"{name}={value!r} must be an integer")
     if lo is not None and value < lo:
         raise ParamError(f"{name}={value!r} must be >= {lo}")
     if hi is not None and value > hi:
         raise ParamError(f"{name}={value!r} must be <= {hi}")
+
+
+def choice(name: str, value: str, options: tuple[str, ...]) -> None:
+    """Raise :class:`ParamError` unless ``value`` is one of ``options``."""
+    if value not in options:
+        raise ParamError(f"{name}={value!r} must be one of {', '.join(map(repr, options))}")
 
 
 class Detector:
@@ -62,8 +87,11 @@ class Detector:
 
     # -- shared -----------------------------------------------------------------
     def update(self, x: float, ts: float = 0.0) -> float:
-        """Score ``x`` then learn it (unless the guard holds it back); return the score."""
-        if x != x or x in (math.inf, -math.inf):
+        """Score ``x`` then learn it (unless the guard holds it back); return the score.
+
+        A NaN or infinite ``x`` scores 0.0 and is not learnt (``x - x`` is NaN for both).
+        """
+        if x - x != 0.0:
             return 0.0
         s = self.score_one(x, ts)
         if self.guard is None or s < self.guard:
@@ -71,13 +99,23 @@ class Detector:
         return s
 
     def update_many(self, xs: np.ndarray, ts: np.ndarray | None = None) -> np.ndarray:
-        """``update`` over a batch; subclasses may override with a vectorised version."""
-        out = np.zeros(len(xs))
-        if ts is None:
-            ts = np.zeros(len(xs))
-        for i, (x, t) in enumerate(zip(xs.tolist(), ts.tolist(), strict=True)):
-            out[i] = self.update(x, t)
+        """``update`` over a batch (values, optional epoch-second times); returns the scores.
+
+        Equal, value for value, to calling ``update`` in a loop; subclasses may override it
+        with a faster version that keeps that equality.
+        """
+        xs = np.asarray(xs, dtype=float)
+        n = len(xs)
+        out = np.zeros(n)
+        tl = [0.0] * n if ts is None else np.asarray(ts, dtype=float).tolist()
+        upd = self.update
+        for i, (x, t) in enumerate(zip(xs.tolist(), tl, strict=True)):
+            out[i] = upd(x, t)
         return out
+
+    def expected(self, ts: float = 0.0) -> float | None:
+        """The value the detector currently expects (for explanations), or None."""
+        return None
 
     def __getstate__(self) -> dict:
         state = {"_v": self.version}

@@ -54,8 +54,8 @@ class RobustZ(Detector):
         guard: float | None = None,
     ) -> None:
         super().__init__(guard)
-        check("window", window, lo=4)
-        check("min_samples", min_samples, lo=2, hi=window)
+        check("window", window, lo=4, integer=True)
+        check("min_samples", min_samples, lo=2, hi=window, integer=True)
         check("min_scale", min_scale, lo=0.0)
         check("rel_scale", rel_scale, lo=0.0)
         self.window = int(window)
@@ -68,6 +68,9 @@ class RobustZ(Detector):
     @property
     def ready(self) -> bool:
         return len(self._buf) >= self.min_samples
+
+    def expected(self, ts: float = 0.0) -> float | None:
+        return self.centre_scale()[0] if self._sorted else None
 
     def centre_scale(self) -> tuple[float, float]:
         """The current (median, robust sigma)."""
