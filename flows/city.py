@@ -13,6 +13,7 @@ by ``SENTINELLE_*`` variables, see :meth:`flows.config.Config.from_env`).
 from __future__ import annotations
 
 import pickle
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -171,15 +172,17 @@ def alert_encoder(name: str) -> Callable[[Alert], bytes]:
     return get_alert_format(name)
 
 
-def build_flow(cfg: Config, engine: Engine | None = None) -> Dataflow:
-    """The Sentinelle dataflow for ``cfg`` (``engine`` defaults to the configured packs)."""
+def build_flow(cfg: Config, engine: Engine | None = None,
+               stop: threading.Event | None = None) -> Dataflow:
+    """The Sentinelle dataflow for ``cfg`` (``engine`` defaults to the configured packs;
+    ``stop``, for in-process runs, ends the input at the next idle poll once set)."""
     engine = engine or make_engine(cfg)
     encode = alert_encoder(cfg.alert_format)
     flow = Dataflow("sentinelle")
     src = KafkaBatchSource(
         cfg.bootstrap, cfg.topics,
         starting_offset=OFFSET_END if cfg.start == "latest" else OFFSET_BEGINNING,
-        tail=cfg.tail, batch_size=cfg.batch_size, add_config=dict(cfg.kafka),
+        tail=cfg.tail, batch_size=cfg.batch_size, add_config=dict(cfg.kafka), stop=stop,
     )
     raw = op.input("readings", flow, src)
     items = op.flat_map("decode", raw, Decoder(cfg))

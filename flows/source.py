@@ -9,6 +9,7 @@ offset, so Bytewax recovery replays from the last snapshot (at-least-once).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,7 +31,7 @@ class RawBatch:
 
 class _Part(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict, topic: str, part: int, offset: int, batch_size: int,
-                 tail: bool, poll_s: float) -> None:
+                 tail: bool, poll_s: float, stop: threading.Event | None = None) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, part, offset)])
         self._topic = topic
@@ -41,6 +42,7 @@ class _Part(StatefulSourcePartition[RawBatch, int]):
         self._poll_s = poll_s
         self._eof = False
         self._idle = False
+        self._stop = stop
 
     def next_batch(self) -> list[RawBatch]:
         if self._eof:
@@ -64,6 +66,8 @@ class _Part(StatefulSourcePartition[RawBatch, int]):
             self._offset = m.offset() + 1
         self._idle = not values
         if not values:
+            if self._stop is not None and self._stop.is_set():
+                raise StopIteration
             return []
         return [RawBatch(self._topic, self._part, first, values, keys)]
 
@@ -94,13 +98,16 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         ``OFFSET_BEGINNING`` (default) or ``OFFSET_END`` when there is no resume state.
     tail
         Keep waiting for new messages; when False, stop at the end of each partition.
+    stop
+        When this event is set, stop at the next idle poll (in-process runs: demo, tests).
     batch_size
         Messages per poll at most.
     """
 
     def __init__(self, bootstrap: str, topics: list[str], *, starting_offset: int =
                  OFFSET_BEGINNING, tail: bool = True, batch_size: int = 5000,
-                 poll_s: float = 0.002, add_config: dict | None = None) -> None:
+                 poll_s: float = 0.002, add_config: dict | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
         self.starting_offset = starting_offset
@@ -108,6 +115,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         self.batch_size = batch_size
         self.poll_s = poll_s
         self.add_config = add_config or {}
+        self.stop = stop
 
     def list_parts(self) -> list[str]:
         client = AdminClient({"bootstrap.servers": self.bootstrap, **self.add_config})
@@ -131,4 +139,5 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         }
         config.update(self.add_config)
         offset = self.starting_offset if resume_state is None else resume_state
-        return _Part(config, topic, int(idx), offset, self.batch_size, self.tail, self.poll_s)
+        return _Part(config, topic, int(idx), offset, self.batch_size, self.tail, self.poll_s,
+                     self.stop)
