@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 import bytewax.operators as op
 from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage
 from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
+from bytewax.outputs import Sink
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
 from flows import metrics
@@ -173,13 +175,18 @@ def alert_encoder(name: str) -> Callable[[Alert], bytes]:
 
 
 def build_flow(cfg: Config, engine: Engine | None = None,
-               stop: threading.Event | None = None) -> Dataflow:
+               stop: threading.Event | None = None, source: Source | None = None,
+               sink: Sink | None = None) -> Dataflow:
     """The Sentinelle dataflow for ``cfg`` (``engine`` defaults to the configured packs;
-    ``stop``, for in-process runs, ends the input at the next idle poll once set)."""
+    ``stop``, for in-process runs, ends the input at the next idle poll once set).
+
+    ``source`` (of :class:`RawBatch`) and ``sink`` (of ``KafkaSinkMessage``) replace the
+    Kafka ends, for unit tests and benchmarks without a broker.
+    """
     engine = engine or make_engine(cfg)
     encode = alert_encoder(cfg.alert_format)
     flow = Dataflow("sentinelle")
-    src = KafkaBatchSource(
+    src = source or KafkaBatchSource(
         cfg.bootstrap, cfg.topics,
         starting_offset=OFFSET_END if cfg.start == "latest" else OFFSET_BEGINNING,
         tail=cfg.tail, batch_size=cfg.batch_size, add_config=dict(cfg.kafka), stop=stop,
@@ -196,7 +203,7 @@ def build_flow(cfg: Config, engine: Engine | None = None,
     alerts = op.stateful_batch("engine", keyed, builder)
     out = op.merge("out", op.key_rm("unkey", alerts), split.falses.then(op.map, "dlq", _second))
     sink_cfg = {"linger.ms": "2", "compression.type": "none", **cfg.kafka}
-    op.output("kafka-out", out, KafkaSink([cfg.bootstrap], None, add_config=sink_cfg))
+    op.output("kafka-out", out, sink or KafkaSink([cfg.bootstrap], None, add_config=sink_cfg))
     return flow
 
 
