@@ -118,7 +118,7 @@ class Detector:
         return None
 
     def __getstate__(self) -> dict:
-        state = {"_v": self.version}
+        state = {"__version__": self.version}
         for cls in type(self).__mro__:
             for slot in getattr(cls, "__slots__", ()):
                 if hasattr(self, slot):
@@ -126,7 +126,8 @@ class Detector:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        v = state.pop("_v", None)
+        state = dict(state)
+        v = state.pop("__version__", None)
         if v != self.version:
             raise ValueError(f"{type(self).__name__}: state version {v} != {self.version}")
         for k, val in state.items():
