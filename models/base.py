@@ -9,6 +9,7 @@ Before ``ready`` (warm-up) a detector's score is 0.0 and it never alerts.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import ClassVar
 
@@ -116,6 +117,15 @@ class Detector:
     def expected(self, ts: float = 0.0) -> float | None:
         """The value the detector currently expects (for explanations), or None."""
         return None
+
+    def params(self) -> dict:
+        """The constructor parameters of this detector (they are kept as attributes)."""
+        sig = inspect.signature(type(self).__init__)
+        return {k: getattr(self, k) for k in list(sig.parameters)[1:] if hasattr(self, k)}
+
+    def clone(self) -> Detector:
+        """A fresh, untrained detector with the same parameters."""
+        return type(self)(**self.params())
 
     def __getstate__(self) -> dict:
         state = {"__version__": self.version}

@@ -1,0 +1,123 @@
+"""Detectors by name: what rule packs and benchmarks use to ask for one.
+
+``make("ewma", lam=0.1)`` builds a detector; an unknown name or a bad parameter raises
+:class:`models.base.ParamError` with a message naming it. A *spec* is a name or a dict
+``{"name": ..., **params}``; ``likelihood`` and ``ensemble`` take specs for the detectors
+they wrap, so a whole configuration is plain data (YAML-friendly)::
+
+    {"name": "ensemble", "how": "max",
+     "members": ["robust_z", {"name": "seasonal", "period": "week"}]}
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from models.base import Detector, ParamError
+from models.calibrate import Likelihood
+from models.cusum import CUSUM
+from models.ensemble import Ensemble
+from models.ewma import EWMA
+from models.flatline import Flatline
+from models.forecast import Forecast
+from models.hst import HST
+from models.iforest import IForest
+from models.mad import MAD
+from models.ocsvm import OCSVM
+from models.page_hinkley import PageHinkley
+from models.rate import Rate
+from models.robust_z import RobustZ
+from models.seasonal import Seasonal
+from models.zscore import ZScore
+
+Spec = str | Mapping[str, Any]
+
+_CLASSES: dict[str, type[Detector]] = {
+    c.name: c
+    for c in (
+        RobustZ, MAD, ZScore, EWMA, CUSUM, PageHinkley, Seasonal, Rate, Flatline,
+        HST, OCSVM, Forecast, IForest, Likelihood, Ensemble,
+    )
+}  # fmt: skip
+
+#: Every registered name.
+NAMES: tuple[str, ...] = tuple(_CLASSES)
+
+#: The detector the live flow uses when a rule pack names none.
+DEFAULT: dict[str, Any] = {"name": "robust_z"}
+
+
+def _likelihood(detector: Spec = "robust_z", **params: Any) -> Likelihood:
+    return Likelihood(build(detector), **params)
+
+
+def _ensemble(members: list[Spec] | tuple[Spec, ...] = ("robust_z", "ewma"), **params: Any):
+    if isinstance(members, (str, Mapping)) or not members:
+        raise ParamError(f"members={members!r} must be a non-empty list of specs")
+    return Ensemble([build(m) for m in members], **params)
+
+
+_BUILDERS: dict[str, Callable[..., Detector]] = {
+    **_CLASSES,
+    "likelihood": _likelihood,
+    "ensemble": _ensemble,
+}
+
+
+def make(name: str, **params: Any) -> Detector:
+    """A new detector registered as ``name`` with ``params``.
+
+    Examples
+    --------
+    >>> make("ewma", lam=0.1).lam
+    0.1
+    >>> make("ewm")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ParamError: unknown detector 'ewm'; did you mean 'ewma'?
+    >>> make("ewma", lambda_=0.1)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ParamError: ewma: unknown parameter 'lambda_' (known: lam, alpha, ...)
+    """
+    builder = _BUILDERS.get(name) if isinstance(name, str) else None
+    if builder is None:
+        near = difflib.get_close_matches(str(name), NAMES, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(NAMES)}"
+        raise ParamError(f"unknown detector {name!r}{hint}")
+    target = _CLASSES[name].__init__ if name in ("likelihood", "ensemble") else builder
+    known = _accepted(builder) | _accepted(target)
+    for k in params:
+        if k not in known:
+            raise ParamError(f"{name}: unknown parameter {k!r} (known: {', '.join(sorted(known))})")
+    try:
+        return builder(**params)
+    except ParamError as e:
+        raise ParamError(f"{name}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ParamError(f"{name}: bad parameters {params!r}: {e}") from None
+
+
+def _accepted(fn: Callable[..., Any]) -> set[str]:
+    ps = inspect.signature(fn).parameters
+    return {k for k, p in ps.items() if k != "self" and p.kind is not p.VAR_KEYWORD}
+
+
+def build(spec: Spec | Detector) -> Detector:
+    """A detector from a spec: a name, or a dict with ``name`` and parameters.
+
+    Examples
+    --------
+    >>> d = build({"name": "likelihood", "detector": {"name": "robust_z", "window": 48}})
+    >>> d.detector.window
+    48
+    """
+    if isinstance(spec, Detector):
+        return spec
+    if isinstance(spec, str):
+        return make(spec)
+    if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
+        params = {k: v for k, v in spec.items() if k != "name"}
+        return make(spec["name"], **params)
+    raise ParamError(f"detector spec {spec!r} must be a name or a mapping with a 'name'")
