@@ -13,11 +13,15 @@ import msgspec
 
 
 class Impact(msgspec.Struct, frozen=True):
-    """Estimated cost of the condition so far."""
+    """Estimated cost of the condition so far (``kwh``/``m3`` used, ``eur``, ``kg_co2e``)
+    and its current rate in euros per hour (``eur_per_h``), so an alert that has just
+    fired still says how much it costs."""
 
     kwh: float = 0.0
     eur: float = 0.0
     kg_co2e: float = 0.0
+    m3: float = 0.0
+    eur_per_h: float = 0.0
 
 
 class Alert(msgspec.Struct, frozen=True, omit_defaults=False):

@@ -6,56 +6,110 @@ A *key* is a site (``commune/site``) or, for readings without a site, a sensor
 and calls :meth:`Engine.process` with that key's readings in arrival order,
 :meth:`Engine.tick` on processing-time timers, and :meth:`Engine.deadline` to know when
 the next timer is due.
+
+Compiled rules live in the engine, never in the state: a :class:`KeyState` holds plain
+numbers, the sensors' detectors and the active alerts, and pickles in microseconds. The
+rules that apply to a sensor (by kind, commune, site, sensor and label patterns) are
+worked out once, on its first reading, and cached in the engine (a *plan*); its detectors
+are created once, on first sight, too.
+
+Time: conditions, ``for:`` durations, escalation and ``keep_firing_for`` run on event
+time (the readings' ``ts``). Timers run on processing time: when nothing arrives, event
+time is estimated as ``now - lag``, where ``lag`` is how far processing time was ahead of
+the key's newest reading when it arrived. A sensor silent for longer than its expected
+period raises a ``no_data`` alert on these timers.
 """
 
 from __future__ import annotations
 
+import math
+import string
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from models.base import Detector
 from models.reading import Reading
-from models.robust_z import RobustZ
-from rules.alert import Alert
+from rules.alert import Alert, Impact
+from rules.calendar import Calendar
+from rules.expr import Expr
 from rules.lifecycle import Lifecycle
+from rules.load import READING_VARS, CRule, LoadedPack, load_packs
+from rules.schema import Schedule
 
-#: Kinds whose values are states (0/1, counts of discrete events), not levels to model.
-DISCRETE_KINDS = frozenset({"light_on", "door_open", "heartbeat", "occupancy"})
+INF = math.inf
+
+
+class RuleState:
+    """One rule on one sensor while it is not idle (pending, firing or clearing)."""
+
+    __slots__ = ("since", "n", "firing", "sev", "clear_since", "clear_n", "r", "score")
+
+    def __init__(self, since: float) -> None:
+        self.since = since          # event time the condition began
+        self.n = 0                  # consecutive readings the condition held
+        self.firing = False
+        self.sev = ""
+        self.clear_since = -INF     # event time the clear condition began (while firing)
+        self.clear_n = 0
+        self.r: Reading | None = None  # last reading seen while not idle (for timers)
+        self.score: float | None = None
+
+    def __getstate__(self) -> tuple:
+        return (self.since, self.n, self.firing, self.sev, self.clear_since, self.clear_n,
+                self.r, self.score)
+
+    def __setstate__(self, s: tuple) -> None:
+        (self.since, self.n, self.firing, self.sev, self.clear_since, self.clear_n, self.r,
+         self.score) = s
 
 
 class SensorState:
     """What the engine remembers of one sensor (small; pickled at every snapshot)."""
 
-    __slots__ = ("det", "last_ts", "last_value", "calm")
+    __slots__ = ("kind", "last_ts", "last_value", "last_now", "period", "dets", "rs", "nd")
 
-    def __init__(self, det: Detector | None) -> None:
-        self.det = det
-        self.last_ts = float("-inf")
+    def __init__(self, kind: str, dets: dict[str, Detector] | None, nd: tuple[str, ...]) -> None:
+        self.kind = kind
+        self.last_ts = -INF
         self.last_value = 0.0
-        self.calm = 0
+        self.last_now = 0.0
+        self.period = 0.0           # expected seconds between readings (attr or learnt)
+        self.dets = dets
+        self.rs: dict[str, RuleState] | None = None
+        self.nd = nd                # uids of the no_data rules watching this sensor
 
     def __getstate__(self) -> tuple:
-        return (self.det, self.last_ts, self.last_value, self.calm)
+        return (self.kind, self.last_ts, self.last_value, self.last_now, self.period,
+                self.dets, self.rs, self.nd)
 
     def __setstate__(self, s: tuple) -> None:
-        self.det, self.last_ts, self.last_value, self.calm = s
+        (self.kind, self.last_ts, self.last_value, self.last_now, self.period, self.dets,
+         self.rs, self.nd) = s
 
 
 class KeyState:
-    """State of one key: its sensors and its active alerts."""
+    """State of one key: its sensors, the latest value per kind, and its active alerts."""
 
-    __slots__ = ("sensors", "life")
+    __slots__ = ("sensors", "life", "latest", "commune", "site", "lag", "due")
 
     def __init__(self) -> None:
         self.sensors: dict[str, SensorState] = {}
         self.life = Lifecycle()
+        self.latest: dict[str, tuple[float, float]] = {}
+        self.commune = ""
+        self.site = ""
+        self.lag = 0.0
+        self.due: float | None = None
 
     def __getstate__(self) -> tuple:
-        return (self.sensors, self.life)
+        return (self.sensors, self.life, self.latest, self.commune, self.site, self.lag,
+                self.due)
 
     def __setstate__(self, s: tuple) -> None:
-        self.sensors, self.life = s
+        (self.sensors, self.life, self.latest, self.commune, self.site, self.lag,
+         self.due) = s
 
 
 @dataclass
@@ -65,36 +119,270 @@ class Stats:
     readings: int = 0
     late: int = 0
     alerts: int = 0
+    eval_errors: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class AnomalyRule:
-    """Fire when a sensor's detector score reaches ``fire_at``; resolve after
-    ``clear_n`` consecutive readings below ``clear_at`` (hysteresis)."""
+class Plan:
+    """The compiled rules and detectors for one sensor (engine-side cache)."""
 
-    name: str = "Anomaly"
-    pack: str = "default"
-    fire_at: float = 6.0
-    clear_at: float = 3.0
-    clear_n: int = 1
-    window: int = 96
-    min_samples: int = 24
+    __slots__ = ("kind", "rules", "dets", "nd")
 
-    def detector(self) -> RobustZ:
-        return RobustZ(window=self.window, min_samples=self.min_samples, guard=self.fire_at)
+    def __init__(self, kind: str, rules: tuple, dets: tuple, nd: tuple) -> None:
+        self.kind = kind
+        self.rules: tuple[tuple[CRule, int], ...] = rules  # (rule, index in dets or -1)
+        self.dets: tuple[tuple[str, object, str], ...] = dets  # (key, factory, name)
+        self.nd: tuple[CRule, ...] = nd
+
+
+def celify(v: object) -> object:
+    """Attributes for CEL: numbers as doubles (CEL never mixes int and double)."""
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, dict):
+        return {str(k): celify(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [celify(x) for x in v]
+    return str(v)
+
+
+class _Fmt(string.Formatter):
+    def format_field(self, value: object, spec: str) -> str:
+        if value is None:
+            return "n/a"
+        try:
+            return format(value, spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+_fmt = _Fmt()
 
 
 class Engine:
-    """Evaluate readings of one key against the rules; keep the alert lifecycle."""
+    """Evaluate readings of one key against compiled rule packs; keep the alert lifecycle.
 
-    def __init__(self, anomaly: AnomalyRule | None = None) -> None:
-        self.anomaly = anomaly or AnomalyRule()
+    ``Engine()`` loads the packs shipped in ``rules/packs``; :meth:`from_paths` loads
+    others (files or directories).
+    """
+
+    def __init__(self, packs: Sequence[LoadedPack] | None = None,
+                 calendar: Calendar | None = None, site_max_age: float = 7200.0) -> None:
+        self.packs = list(load_packs(None) if packs is None else packs)
+        self.rules: dict[str, CRule] = {r.uid: r for p in self.packs for r in p.rules}
+        self.cal = calendar or Calendar()
+        self.site_max_age = site_max_age
         self.stats = Stats()
+        self._plans: dict[str, Plan] = {}
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | Path] | None = None, **kw: object) -> Engine:
+        """An engine with the packs under ``paths`` (default: the shipped packs)."""
+        return cls(load_packs(list(paths) if paths else None), **kw)  # type: ignore[arg-type]
 
     def new_state(self) -> KeyState:
         return KeyState()
 
+    # -- plans --------------------------------------------------------------------------
+    def _plan(self, r: Reading) -> Plan:
+        rules = []
+        dets: list[tuple[str, object, str]] = []
+        nd = []
+        for rule in self.rules.values():
+            if not rule.match(r.sensor, r.kind, r.commune, r.site, r.attrs):
+                continue
+            if rule.no_data is not None:
+                nd.append(rule)
+                continue
+            di = -1
+            if rule.det_key is not None:
+                keys = [d[0] for d in dets]
+                if rule.det_key in keys:
+                    di = keys.index(rule.det_key)
+                else:
+                    di = len(dets)
+                    dets.append((rule.det_key, rule.det_make, rule.det_name or ""))
+            rules.append((rule, di))
+        p = Plan(r.kind, tuple(rules), tuple(dets), tuple(nd))
+        if len(self._plans) > 1_000_000:
+            self._plans.clear()
+        self._plans[r.sensor] = p
+        return p
+
+    # -- expression context -----------------------------------------------------------
+    def _sched(self, sc: Schedule, r: Reading, ts: float) -> bool:
+        attrs = r.attrs
+        text = attrs.get(sc.attr) if sc.attr and attrs else None
+        c = attrs.get(sc.coords_attr) if attrs else None
+        coords = (round(float(c[0]), 3), round(float(c[1]), 3)) if c else None
+        cal = self.cal
+        if isinstance(text, str) and text:
+            v = cal.is_open(text, ts, coords)
+            if v is not None:
+                return v
+        if sc.default is None:
+            return False
+        v = cal.is_open(sc.default, ts, coords)
+        return bool(v)
+
+    def _env(self, names: Iterable[str], rule: CRule, r: Reading, st: KeyState,
+             fast: tuple, det: Detector | None, env: dict, base: dict) -> dict:
+        """Fill ``env`` with the variables in ``names`` that it lacks. Reading variables
+        are computed once per reading in ``base``; rule ones (detector outputs, schedules,
+        ``vars``) in ``env``."""
+        for n in names:
+            if n in env:
+                continue
+            if n in READING_VARS:
+                if n not in base:
+                    self._reading_var(n, r, st, fast, base)
+                env[n] = base[n]
+            elif n == "score":
+                env[n] = fast[1]
+            elif n == "expected":
+                env[n] = det.expected(r.ts) if det is not None else None
+            elif n == "ready":
+                env[n] = bool(det is not None and det.ready)
+            elif n in rule.schedules:
+                env[n] = self._sched(rule.schedules[n], r, r.ts)
+            elif n in rule.vars:
+                self._env(rule.vars[n].names, rule, r, st, fast, det, env, base)
+                env[n] = self._run(rule.vars[n], env, None)
+        return env
+
+    def _reading_var(self, n: str, r: Reading, st: KeyState, fast: tuple, base: dict) -> None:
+        if n == "value":
+            base[n] = fast[0]
+        elif n == "prev":
+            base[n] = fast[2]
+        elif n == "dt":
+            base[n] = fast[3]
+        elif n == "rate":
+            base[n] = fast[4]
+        elif n == "ts":
+            base[n] = r.ts
+        elif n == "kind":
+            base[n] = r.kind
+        elif n == "sensor":
+            base[n] = r.sensor
+        elif n == "commune":
+            base[n] = r.commune
+        elif n == "site_id":
+            base[n] = r.site
+        elif n == "site":
+            lo = r.ts - self.site_max_age
+            base[n] = {k: v for k, (t, v) in st.latest.items() if t >= lo}
+        elif n == "attrs":
+            base[n] = celify(r.attrs)
+        elif n in ("hour", "minute", "weekday"):
+            base["hour"], base["minute"], base["weekday"] = self.cal.fields(r.ts)
+        elif n == "holiday":
+            base[n] = self.cal.holiday(r.ts)
+        elif n == "school_holiday":
+            base[n] = self.cal.school_holiday(r.ts)
+
+    def _run(self, e: Expr, env: dict, default: object) -> object:
+        try:
+            return e.run({k: env[k] for k in e.names})
+        except (RuntimeError, KeyError, TypeError, ValueError, IndexError):
+            # a missing attribute / site value, or a type mismatch: the rule does not apply
+            self.stats.eval_errors += 1
+            return default
+
+    def _test(self, e: Expr, rule: CRule, r: Reading, st: KeyState, fast: tuple,
+              det: Detector | None, env: dict, base: dict) -> bool:
+        if not e.prefilter(fast):
+            return False
+        if e.fast_only:
+            return True
+        self._env(e.names, rule, r, st, fast, det, env, base)
+        return self._run(e, env, False) is True
+
+    # -- alerts -------------------------------------------------------------------------
+    def _num(self, e: Expr | float | None, env: dict) -> float | None:
+        if e is None or isinstance(e, float):
+            return e
+        v = self._run(e, env, None)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return None
+        return float(v)
+
+    def _explain(self, rule: CRule, rs: RuleState, r: Reading, st: KeyState, fast: tuple,
+                 det: Detector | None, ts: float, end: float, sev: str,
+                 env: dict, base: dict) -> tuple[float | None, Impact | None, str, str,
+                                                 dict[str, str]]:
+        """expected, impact, summary, resolved summary and labels for an alert."""
+        names = set(rule.names) | set(rule.vars) | {"value", "sensor", "kind", "site_id",
+                                                      "commune", "score", "expected"}
+        self._env(names - {"score", "expected"} if det is None else names, rule, r, st, fast,
+                  det, env, base)
+        exp = self._num(rule.expected, env) if rule.expected is not None else (
+            env.get("expected") if det is not None else None)
+        impact = None
+        hours = max(0.0, end - rs.since) / 3600.0
+        if rule.impact is not None:
+            kw = self._num(rule.kw, env) or 0.0
+            m3h = self._num(rule.m3, env) or 0.0
+            ek, ck, em, cm = rule.impact
+            kwh, m3 = kw * hours, m3h * hours
+            impact = Impact(kwh=round(kwh, 3), eur=round(kwh * ek + m3 * em, 2),
+                            kg_co2e=round(kwh * ck + m3 * cm, 3), m3=round(m3, 3),
+                            eur_per_h=round(kw * ek + m3h * em, 3))
+        fields = dict(env)
+        fields.setdefault("score", None)
+        fields["expected"] = exp
+        fields.update(rule=rule.name, pack=rule.pack, severity=sev,
+                      duration_min=round(hours * 60.0, 1),
+                      kwh=impact.kwh if impact else None, eur=impact.eur if impact else None,
+                      kg_co2e=impact.kg_co2e if impact else None)
+        summary = _fmt.vformat(rule.summary, (), fields)
+        resolved = _fmt.vformat(rule.summary_resolved, (), fields)
+        labels = {k: _fmt.vformat(v, (), fields) for k, v in rule.labels.items()}
+        return exp, impact, summary, resolved, labels
+
+    def _fire(self, rule: CRule, rs: RuleState, r: Reading, st: KeyState, fast: tuple,
+              det: Detector | None, ts: float, now: float, env: dict, base: dict,
+              sev: str | None = None) -> Alert | None:
+        sev = sev or rule.severity_at(ts - rs.since)
+        exp, impact, summary, _, labels = self._explain(rule, rs, r, st, fast, det, rs.since,
+                                                        ts, sev, env, base)
+        new = not rs.firing
+        a = st.life.fire(
+            rule=rule.name, pack=rule.pack, severity=sev, commune=r.commune, site=r.site,
+            sensor=r.sensor, kind=r.kind, subject=r.sensor, ts=ts, value=r.value,
+            expected=exp, score=None if rs.score is None else round(rs.score, 3),
+            detector=rule.det_name, summary=summary, impact=impact, labels=labels,
+            starts_at=rs.since, now=now, key=rule.uid,
+        )
+        rs.firing = True
+        rs.sev = sev
+        if new and rule.flap is not None:
+            st.life.started(rule.uid, r.sensor, rs.since, rule.flap[1])
+        return a
+
+    def _resolve(self, rule: CRule, rs: RuleState, r: Reading, st: KeyState, fast: tuple,
+                 det: Detector | None, end: float, now: float, env: dict, base: dict,
+                 sensor: str) -> Alert | None:
+        _, impact, _, summary, labels = self._explain(rule, rs, r, st, fast, det, rs.since,
+                                                      end, rs.sev, env, base)
+        if rule.flap is not None and st.life.flapping(rule.uid, sensor, end, *rule.flap):
+            labels = {**labels, "flapping": "true"}
+        return st.life.resolve(
+            rule=rule.name, pack=rule.pack, commune=r.commune, site=r.site, subject=sensor,
+            ts=end, value=r.value, summary=summary, impact=impact, labels=labels, now=now,
+            key=rule.uid,
+        )
+
+    def _hold(self, rule: CRule, st: KeyState, sensor: str, ts: float) -> float:
+        """Seconds the alert keeps firing after clearing (longer while flapping)."""
+        h = rule.keep_s
+        if rule.flap is not None and st.life.flapping(rule.uid, sensor, ts, *rule.flap):
+            h = max(h, rule.flap[1])
+        return h
+
+    # -- the hot path ---------------------------------------------------------------------
     def process(
         self, st: KeyState, readings: Iterable[Reading], now: float | None = None
     ) -> tuple[list[Alert], list[Reading]]:
@@ -102,65 +390,268 @@ class Engine:
         now = time.time() if now is None else now
         out: list[Alert] = []
         late: list[Reading] = []
-        rule = self.anomaly
         sensors = st.sensors
+        latest = st.latest
+        plans = self._plans
+        newest = -INF
         n = 0
         for r in readings:
             n += 1
             s = sensors.get(r.sensor)
-            if s is None:
-                s = sensors[r.sensor] = SensorState(
-                    None if r.kind in DISCRETE_KINDS else rule.detector()
-                )
-            if r.ts <= s.last_ts:
+            p = plans.get(r.sensor)
+            if p is None or p.kind != r.kind:
+                p = self._plan(r)
+            if s is None or s.kind != r.kind:
+                dets = {k: make() for k, make, _ in p.dets} if p.dets else None
+                s = sensors[r.sensor] = SensorState(r.kind, dets, tuple(x.uid for x in p.nd))
+                st.commune, st.site = r.commune, r.site
+            ts = r.ts
+            if ts <= s.last_ts:
                 late.append(r)
                 continue
-            s.last_ts = r.ts
-            s.last_value = r.value
-            det = s.det
-            if det is None:
-                continue
-            if det.ready:
-                expected, _ = det.centre_scale()  # type: ignore[attr-defined]
+            v = r.value
+            if s.last_ts == -INF:
+                prev, dt, rate = v, 0.0, 0.0
             else:
-                expected = None
-            score = det.update(r.value, r.ts)
-            subj = r.sensor
-            if score >= rule.fire_at:
-                s.calm = 0
-                a = st.life.fire(
-                    rule=rule.name, pack=rule.pack, severity="warning", commune=r.commune,
-                    site=r.site, sensor=r.sensor, kind=r.kind, subject=subj, ts=r.ts,
-                    value=r.value, expected=expected, score=round(score, 3),
-                    detector=det.name,
-                    summary=f"{r.kind or 'value'} {r.value:g} at {r.sensor}, expected about "
-                    f"{expected:g} (robust z {score:.1f})",
-                    now=now,
-                )
+                prev = s.last_value
+                dt = ts - s.last_ts
+                rate = (v - prev) * 3600.0 / dt
+            s.last_ts = ts
+            s.last_value = v
+            s.last_now = now
+            if ts > newest:
+                newest = ts
+            latest[r.kind] = (ts, v)
+            if s.nd:
+                self._seen(st, s, r, p, dt, now, out)
+            if not p.rules:
+                continue
+            scores = None
+            dets = s.dets
+            if p.dets:
+                if dets is None:  # a plan gained detectors (packs reloaded): build them
+                    dets = s.dets = {}
+                scores = []
+                for key, make, _ in p.dets:
+                    d = dets.get(key)
+                    if d is None:
+                        d = dets[key] = make()  # type: ignore[operator]
+                    scores.append(d.update(v, ts))
+            base: dict = {}
+            rsd = s.rs
+            fast0 = (v, None, prev, dt, rate)
+            for rule, di in p.rules:
+                fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate)  # type: ignore[index]
+                rs = rsd.get(rule.uid) if rsd else None
+                if rs is None:
+                    # idle: the common case; only the condition is evaluated
+                    w: Expr = rule.when  # type: ignore[assignment]
+                    if not w.prefilter(fast):
+                        continue
+                    det = dets[p.dets[di][0]] if di >= 0 else None  # type: ignore[index]
+                    if not w.fast_only:
+                        env = self._env(w.names, rule, r, st, fast, det, {}, base)
+                        if self._run(w, env, False) is not True:
+                            continue
+                    rs = RuleState(ts)
+                    if rsd is None:
+                        rsd = s.rs = {}
+                    rsd[rule.uid] = rs
+                det = dets[p.dets[di][0]] if di >= 0 else None  # type: ignore[index]
+                a = self._step(rule, rs, r, st, fast, det, ts, now, base)
                 if a is not None:
                     out.append(a)
-            elif score < rule.clear_at and st.life.active and st.life.is_active(rule.name, subj):
-                s.calm += 1
-                if s.calm >= rule.clear_n:
-                    a = st.life.resolve(
-                        rule=rule.name, pack=rule.pack, commune=r.commune, site=r.site,
-                        subject=subj, ts=r.ts, value=r.value,
-                        summary=f"{r.kind or 'value'} back to normal at {r.sensor}", now=now,
-                    )
-                    if a is not None:
-                        out.append(a)
+                if rs.since == INF:  # back to idle
+                    del rsd[rule.uid]  # type: ignore[union-attr]
+                    if not rsd:
+                        rsd = s.rs = None
+        if newest > -INF:
+            st.lag = now - newest
         self.stats.readings += n
         self.stats.late += len(late)
-        self.stats.alerts += len(out)
+        if out:
+            self._count(out)
+        st.due = self._due(st)
         return out, late
 
+    def _step(self, rule: CRule, rs: RuleState, r: Reading, st: KeyState, fast: tuple,
+              det: Detector | None, ts: float, now: float, base: dict) -> Alert | None:
+        """One reading for a rule that is not idle (or has just become true).
+
+        Sets ``rs.since = INF`` when the rule goes back to idle."""
+        env: dict = {}
+        rs.r = r
+        rs.score = fast[1]
+        if not rs.firing:
+            if rs.n > 0 or rs.clear_n:  # already pending: does the condition still hold?
+                if not self._test(rule.when, rule, r, st, fast, det, env, base):  # type: ignore[arg-type]
+                    rs.since = INF
+                    return None
+            rs.n += 1
+            if (rule.for_n and rs.n < rule.for_n) or (rule.for_s and ts - rs.since < rule.for_s):
+                return None
+            return self._fire(rule, rs, r, st, fast, det, ts, now, env, base)
+        # firing: cleared? (hysteresis: a separate clear condition, else "not when")
+        if rule.clear is not None:
+            cleared = self._test(rule.clear, rule, r, st, fast, det, env, base)
+        else:
+            cleared = not self._test(rule.when, rule, r, st, fast, det, env, base)  # type: ignore[arg-type]
+        if not cleared:
+            rs.clear_since = -INF
+            rs.clear_n = 0
+            rs.n += 1
+            sev = rule.severity_at(ts - rs.since)
+            if sev != rs.sev:
+                return self._fire(rule, rs, r, st, fast, det, ts, now, env, base)
+            return None
+        if rs.clear_since == -INF:
+            rs.clear_since = ts
+        rs.clear_n += 1
+        hold = self._hold(rule, st, r.sensor, rs.clear_since)
+        if rule.keep_n and rs.clear_n < rule.keep_n:
+            return None
+        if hold and ts - rs.clear_since < hold:
+            return None
+        a = self._resolve(rule, rs, r, st, fast, det, rs.clear_since, now, env, base,
+                          r.sensor)
+        rs.since = INF
+        return a
+
+    # -- missing data -----------------------------------------------------------------------
+    def _silence(self, rule: CRule, s: SensorState) -> float:
+        factor, _, default, lo = rule.no_data  # type: ignore[misc]
+        return max(lo, factor * (s.period or default))
+
+    def _seen(self, st: KeyState, s: SensorState, r: Reading, p: Plan, dt: float,
+              now: float, out: list[Alert]) -> None:
+        """A reading arrived: update the sensor's period; resolve its no-data alerts."""
+        attr = p.nd[0].no_data[1] if p.nd else None  # type: ignore[index]
+        given = r.attrs.get(attr) if attr and r.attrs else None
+        if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:
+            s.period = float(given)
+        elif dt > 0:
+            s.period = dt if s.period == 0.0 else s.period + 0.2 * (dt - s.period)
+        if s.rs:
+            for uid in s.nd:
+                rs = s.rs.get(uid)
+                rule = self.rules.get(uid)
+                if rs is None or rule is None:
+                    continue
+                a = self._resolve(rule, rs, r, st, (r.value, None, r.value, 0.0, 0.0), None,
+                                  r.ts, now, {}, {}, r.sensor)
+                if a is not None:
+                    out.append(a)
+                del s.rs[uid]
+            if not s.rs:
+                s.rs = None
+
+    # -- timers -------------------------------------------------------------------------------
     def tick(self, st: KeyState, now: float) -> list[Alert]:
-        """Processing-time timers (missing data, ``for:`` durations). None yet."""
-        return []
+        """Processing-time timers: missing data, ``for:`` durations reached with no new
+        reading, escalation, ``keep_firing_for`` and flapping holds ending."""
+        out: list[Alert] = []
+        lag = st.lag
+        for name, s in st.sensors.items():
+            for uid in s.nd:
+                rule = self.rules.get(uid)
+                if rule is None or (s.rs and uid in s.rs) or s.last_ts == -INF:
+                    continue
+                sil = self._silence(rule, s)
+                if now >= s.last_now + sil:
+                    rs = RuleState(s.last_ts + sil)
+                    r = Reading(sensor=name, ts=s.last_ts, value=s.last_value, kind=s.kind,
+                                commune=st.commune, site=st.site)
+                    rs.r = r
+                    if s.rs is None:
+                        s.rs = {}
+                    s.rs[uid] = rs
+                    est = max(rs.since, now - lag)
+                    a = self._fire(rule, rs, r, st, (r.value, None, r.value, 0.0, 0.0), None,
+                                   est, now, {}, {})
+                    if a is not None:
+                        out.append(a)
+            if not s.rs:
+                continue
+            for uid, rs in list(s.rs.items()):
+                rule = self.rules.get(uid)
+                if rule is None:  # the pack was removed since the snapshot
+                    del s.rs[uid]
+                    continue
+                if rule.no_data is not None or rs.r is None:
+                    continue
+                due = self._rule_due(rule, rs, st, name, lag)
+                if due is None or now < due:
+                    continue
+                r = rs.r
+                fast = (r.value, rs.score, r.value, 0.0, 0.0)
+                det = s.dets.get(rule.det_key) if (s.dets and rule.det_key) else None
+                if not rs.firing:
+                    a = self._fire(rule, rs, r, st, fast, det, rs.since + rule.for_s, now,
+                                   {}, {})
+                elif rs.clear_since > -INF:
+                    a = self._resolve(rule, rs, r, st, fast, det, rs.clear_since, now, {}, {},
+                                      name)
+                    del s.rs[uid]
+                else:  # escalation with no new reading
+                    nxt = rule.next_escalation(rs.sev) or 0.0
+                    est = max(now - lag, rs.since + nxt)
+                    a = self._fire(rule, rs, r, st, fast, det, est, now, {}, {},
+                                   sev=rule.severity_at(max(est - rs.since, nxt)))
+                if a is not None:
+                    out.append(a)
+            if not s.rs:
+                s.rs = None
+        if st.life.starts:
+            st.life.prune(now - lag, max((r.flap[1] for r in self.rules.values() if r.flap),
+                                         default=3600.0))
+        if out:
+            self._count(out)
+        st.due = self._due(st)
+        return out
+
+    def _rule_due(self, rule: CRule, rs: RuleState, st: KeyState, sensor: str,
+                  lag: float) -> float | None:
+        """Processing time at which a timer must look at this rule state, or None."""
+        if not rs.firing:
+            return rs.since + rule.for_s + lag if rule.for_s else None
+        if rs.clear_since > -INF:
+            if rule.keep_n and rs.clear_n < rule.keep_n:
+                return None
+            hold = self._hold(rule, st, sensor, rs.clear_since)
+            return rs.clear_since + hold + lag
+        nxt = rule.next_escalation(rs.sev)
+        return None if nxt is None else rs.since + nxt + lag
+
+    def _due(self, st: KeyState) -> float | None:
+        due = INF
+        lag = st.lag
+        for name, s in st.sensors.items():
+            if s.nd and s.last_ts > -INF:
+                for uid in s.nd:
+                    if s.rs and uid in s.rs:
+                        continue
+                    rule = self.rules.get(uid)
+                    if rule is not None:
+                        due = min(due, s.last_now + self._silence(rule, s))
+            if s.rs:
+                for uid, rs in s.rs.items():
+                    rule = self.rules.get(uid)
+                    if rule is None or rule.no_data is not None:
+                        continue
+                    d = self._rule_due(rule, rs, st, name, lag)
+                    if d is not None and d < due:
+                        due = d
+        return None if due == INF else due
 
     def deadline(self, st: KeyState) -> float | None:
-        """Epoch seconds of the next timer this key needs, or None."""
-        return None
+        """Epoch seconds (processing time) of the next timer this key needs, or None."""
+        return st.due
+
+    def _count(self, out: list[Alert]) -> None:
+        self.stats.alerts += len(out)
+        br = self.stats.by_rule
+        for a in out:
+            br[a.rule] = br.get(a.rule, 0) + 1
 
 
 def run(engine: Engine, readings: Sequence[Reading], now: float | None = None) -> list[Alert]:
