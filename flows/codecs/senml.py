@@ -4,7 +4,7 @@ Records are resolved as the RFC says: base name ``bn`` + name ``n``; base time `
 time ``t`` (a resolved time below 2**28 is relative to now); base unit ``bu`` unless the
 record has ``u``; base value ``bv`` + ``v`` and base sum ``bs`` + ``s``. Base fields
 apply to every later record until replaced. A record with both a value and a sum gives
-two readings (the sum under ``<name>/sum``). String and data values (``vs``, ``vd``)
+two readings (the sum under ``<name>/sum``; a sum alone keeps the name). String and data values (``vs``, ``vd``)
 are not measurements and are skipped; a pack with no measurement at all is rejected.
 Labels ending in ``_`` must be understood (RFC 8428 section 4.4): they are rejected.
 
@@ -138,7 +138,7 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None,
                 out.append(_reading(fmap, name, t, v, u, attrs))
             if has_s:
                 s = bs + number(rec["s"], f"SenML record {i} s")
-                out.append(_reading(fmap, name + "/sum", t, s, u, attrs))
+                out.append(_reading(fmap, name + "/sum" if has_v else name, t, s, u, attrs))
         if not out:
             raise CodecError("SenML pack has no numeric measurement")
         return out
