@@ -490,7 +490,10 @@ class City:
         self._w_cloud = rng.normal(0, 1.0)          # latent cloudiness
         self._com_off = np.random.default_rng([self.seed, 2]).normal(0, 0.4, len(COMMUNES))
         self._river = rng.normal(0, 0.08, S)        # per-sensor OU, m
-        self._fill = 5 + 60 * self._u3              # waste fill, %
+        # waste fill (%), as accumulated since the sensor's last weekly collection
+        since = (datetime.fromtimestamp(self.start, TZ).weekday() - (self._u1 * 5).astype(int)
+                 - 1) % 7 + self._u3
+        self._fill = 4.0 + _FILL_DAY * (0.5 + 0.8 * self._u2) * since
         self._door = np.zeros(S, int)               # steps left in a maintenance visit
         self._cab = None                            # cabinet temperature, lagged
         self._indoor = None
@@ -623,10 +626,10 @@ class City:
                 lvl = 4.5 * max(_bump(d, 95, 15), _bump(d, 160, 25)) * (
                     0.6 + 0.4 * _bump(ctx["h"], 14, 4)) * (1 - 0.5 * ctx["cloud"])
                 v[idx] = np.clip(np.rint(lvl * (0.8 + 0.4 * u2[idx])
-                                         + 0.3 * z[idx]), 0, 5)
+                                         + 0.3 * min(1.0, lvl) * z[idx]), 0, 5)
             elif kind == "fill_pct":
                 h = ctx["h"]
-                act = _bump(h, 14.0, 3.5) * (1.3 if ctx["off"] else 1.0)
+                act = _bump(h, 14.0, 3.5) * (1.3 if ctx["off"] else 1.0)  # deposits, by day
                 rate = (0.5 + 0.8 * u2[idx]) * act * self.step_s / 3600.0
                 f = self._fill[idx] + rate * (0.5 + rng.random(len(idx)))
                 # collection once a week on the sensor's day, 06:00-06:59 local
@@ -813,6 +816,10 @@ def _nominal(cat: str, u: float) -> float:
               "gymnase": (20, 70), "mediatheque": (10, 40), "piscine": (150, 400)}.get(
         cat, (10, 50))
     return lo + (hi - lo) * u
+
+
+#: Daily integral of the deposit activity profile, hours (fill rate per day per unit).
+_FILL_DAY = 3.5 * math.sqrt(2 * math.pi)
 
 
 def _river_base(u):
