@@ -71,7 +71,10 @@ def parse_ts(ts: object) -> float:
             raise CodecError(f"unparseable timestamp {ts[:64]!r}") from None
         if dt.tzinfo is None:
             raise CodecError(f"timestamp without time zone offset: {ts[:64]!r}")
-        return dt.timestamp()
+        t = dt.timestamp()
+        if not 0 <= t <= 1e11:
+            raise CodecError(f"timestamp out of range: {ts[:64]!r}")
+        return t
     raise CodecError(f"invalid timestamp type {type(ts).__name__}")
 
 

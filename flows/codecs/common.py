@@ -29,6 +29,8 @@ def loads(raw: bytes, what: str = "JSON") -> object:
         raise CodecError(f"invalid {what}: {err}") from None
     except (RecursionError, MemoryError):
         raise CodecError(f"invalid {what}: nested too deeply") from None
+    except UnicodeDecodeError as err:
+        raise CodecError(f"invalid {what}: not UTF-8 at byte {err.start}") from None
     except TypeError:
         raise CodecError(f"invalid {what}: not bytes") from None
 
@@ -43,6 +45,8 @@ def typed(dec: msgspec.json.Decoder, raw: bytes, what: str) -> object:
         raise CodecError(f"invalid {what}: {err}") from None
     except (RecursionError, MemoryError):
         raise CodecError(f"invalid {what}: nested too deeply") from None
+    except UnicodeDecodeError as err:
+        raise CodecError(f"invalid {what}: not UTF-8 at byte {err.start}") from None
     except TypeError:
         raise CodecError(f"invalid {what}: not bytes") from None
 

@@ -40,6 +40,10 @@ def decode(raw: bytes) -> list[Reading]:
         w = _dec.decode(raw)
     except msgspec.DecodeError as err:
         raise CodecError(f"invalid reading JSON: {err}") from None
+    except RecursionError:
+        raise CodecError("invalid reading JSON: nested too deeply") from None
+    except UnicodeDecodeError as err:
+        raise CodecError(f"invalid reading JSON: not UTF-8 at byte {err.start}") from None
     if isinstance(w, list):
         return [_one(x) for x in w]
     return [_one(w)]

@@ -4,8 +4,9 @@ Records are resolved as the RFC says: base name ``bn`` + name ``n``; base time `
 time ``t`` (a resolved time below 2**28 is relative to now); base unit ``bu`` unless the
 record has ``u``; base value ``bv`` + ``v`` and base sum ``bs`` + ``s``. Base fields
 apply to every later record until replaced. A record with both a value and a sum gives
-two readings (the sum under ``<name>/sum``; a sum alone keeps the name). String and data values (``vs``, ``vd``)
-are not measurements and are skipped; a pack with no measurement at all is rejected.
+two readings (the sum under ``<name>/sum``; a sum alone keeps the name). String and
+data values (``vs``, ``vd``) are not measurements and are skipped; a pack with no
+measurement at all is rejected.
 Labels ending in ``_`` must be understood (RFC 8428 section 4.4): they are rejected.
 
 The kind comes from the configured mapping (last segment of the resolved name, after
