@@ -3,7 +3,8 @@
 :class:`City` lays out sensors over the 24 communes of :data:`COMMUNES` (schools, town
 halls, gyms, streets, parks, rivers, crossroads, waste drop-off points...) and generates
 their readings step by step in event time: plausible daily and weekly patterns in
-Europe/Paris local time (opening hours with French public holidays, sunset and sunrise,
+Europe/Paris local time (opening hours with the French public holidays of
+``opening-hours-py``, which lacks Moselle's Good Friday and 26 December; sunset, sunrise,
 commute peaks, waste collection days, slow river levels), Gaussian measurement noise,
 and injected anomalies (spikes, level shifts, stuck values, drop-outs) whose ground
 truth is kept in :attr:`City.anomalies`. :func:`score` compares alerts with it.
@@ -327,8 +328,12 @@ class City:
         Window, in steps, over which that robust sigma is taken (as
         :class:`models.robust_z.RobustZ`: median and IQR / 1.349).
     pattern_scale
-        Multiplies daily and weekly pattern amplitudes (1 = realistic, 0 = flat series
-        around each sensor's typical level), e.g. to isolate detector behaviour.
+        Multiplies the daily and weekly pattern amplitudes and the weather variability of
+        the kinds in :data:`ANOMALY_KINDS` but ``fill_pct`` (1 = realistic, 0 = flat
+        series around each sensor's daytime level), e.g. to isolate detector behaviour.
+        A robust rolling z-score over 8 h fires at each morning ramp of a realistic
+        building or road series; at 0 almost only on injected anomalies. Lights, lux,
+        bikes, pollen and waste collections keep their patterns.
     with_attrs
         Readings carry their sensor's attributes (else ``{}``: the registry has them).
     """
@@ -496,7 +501,6 @@ class City:
         self._fill = 4.0 + _FILL_DAY * (0.5 + 0.8 * self._u2) * since
         self._door = np.zeros(S, int)               # steps left in a maintenance visit
         self._cab = None                            # cabinet temperature, lagged
-        self._indoor = None
         self._buf = np.zeros((S, max(self.window, 4)))
         self._last = np.full(S, np.nan)
         self._a_type = np.full(S, -1, int)          # active anomaly type index or -1
@@ -565,7 +569,8 @@ class City:
         }
 
     def _clean(self, ctx: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Noise-free values and measurement noise of every sensor at this step."""
+        """Noise-free values of every sensor at this step, and the standard normal draws
+        that, times each sensor's noise sigma, make its measurement noise."""
         S = len(self.sensors)
         rng = self._rng
         z = rng.standard_normal(S)
@@ -575,7 +580,7 @@ class City:
         occ = self._occ
         for kind, idx in self._groups.items():
             sc = np.maximum(sched[idx], 0)
-            o = 1.0 - ps * (1.0 - occ[sc]) if ps != 1 else occ[sc]
+            o = 1.0 - ps * (1.0 - occ[sc])  # occupancy, flattened towards 1 by ps
             tr = 1.0 + ps * (ctx["traffic"] - 1.0)
             if kind == "electricity_kw":
                 nom = self._nom[idx]
@@ -585,11 +590,8 @@ class City:
             elif kind == "water_lph":
                 v[idx] = (20 + 280 * u1[idx]) * (0.05 + 0.95 * o)
             elif kind == "temperature_c":
-                if self._indoor is None:
-                    self._indoor = np.zeros(S)
                 inside = sched[idx] >= 0
-                osl = self._occ_slow[sc]
-                os_ = 1.0 - ps * (1.0 - osl)
+                os_ = 1.0 - ps * (1.0 - self._occ_slow[sc])
                 heat = ctx["heat"]
                 target = (heat * (16.5 + 3.5 * os_)
                           + (1 - heat) * (21.0 + 0.35 * (ctx["t_out"][com[idx]] - 20)
