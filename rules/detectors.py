@@ -36,7 +36,7 @@ def names() -> list[str]:
     try:
         from models import registry  # type: ignore[attr-defined]
 
-        return sorted(getattr(registry, "names", lambda: list(_scan()))())
+        return sorted(getattr(registry, "NAMES", None) or _scan())
     except ImportError:
         return sorted(_scan())
 
