@@ -55,14 +55,15 @@ COMMUNE_NAMES: list[str] = [
     "Noisseville", "Laquenexy", "Cuvry",
 ]
 
-#: Approximate (lat, lon) of each commune, in :data:`COMMUNE_NAMES` order.
+#: Approximate (lat, lon) of each commune, in :data:`COMMUNE_NAMES` order, to 3 decimals
+#: (the precision the rule engine keys its schedules by, so street lights agree with it).
 _COORDS: list[tuple[float, float]] = [
-    (49.1193, 6.1757), (49.1006, 6.1539), (49.1514, 6.1514), (49.0642, 6.1547),
-    (49.1042, 6.1083), (49.0783, 6.0742), (49.1222, 6.1514), (49.1144, 6.1361),
-    (49.1333, 6.2028), (49.1131, 6.1181), (49.1300, 6.1200), (49.1681, 6.0431),
-    (49.0592, 6.1172), (49.1222, 6.0811), (49.0750, 6.2272), (49.0453, 6.2700),
-    (49.1881, 6.0389), (49.1403, 6.1250), (49.1581, 6.1069), (49.0742, 6.2525),
-    (49.1058, 6.0850), (49.1350, 6.2833), (49.0833, 6.3131), (49.0431, 6.1631),
+    (49.119, 6.176), (49.101, 6.154), (49.151, 6.151), (49.064, 6.155),
+    (49.104, 6.108), (49.078, 6.074), (49.122, 6.151), (49.114, 6.136),
+    (49.133, 6.203), (49.113, 6.118), (49.13, 6.12), (49.168, 6.043),
+    (49.059, 6.117), (49.122, 6.081), (49.075, 6.227), (49.045, 6.27),
+    (49.188, 6.039), (49.14, 6.125), (49.158, 6.107), (49.074, 6.253),
+    (49.106, 6.085), (49.135, 6.283), (49.083, 6.313), (49.043, 6.163),
 ]
 
 
@@ -288,6 +289,11 @@ def _cycling(h: float, off: bool) -> float:
             + _bump(h, 8.0, 0.6) + 0.8 * _bump(h, 17.5, 0.9) + 0.25 * _bump(h, 12.5, 0.8))
 
 
+def _oh(text: str, coords: tuple[float, float]) -> OpeningHours:
+    return OpeningHours(text, timezone=TZ, country="FR", coords=coords, auto_country=False,
+                        auto_timezone=False)
+
+
 def _ar(dt_s: float, tau_s: float) -> float:
     return math.exp(-dt_s / tau_s)
 
@@ -482,11 +488,9 @@ class City:
         self._mult = 10.0 ** np.array([SPECS[k].decimals for k in c["kind"]])
         self._eligible = np.array([k in ANOMALY_KINDS for k in c["kind"]], bool)
         self._sigma = np.zeros(S)  # measurement noise, filled per kind
-        self._oh = [OpeningHours(SCHEDULES[b], timezone=TZ, country="FR",
-                                 coords=COORDS["metz"]) for b in _BUILDINGS]
-        self._ph = OpeningHours("PH", timezone=TZ, country="FR", coords=COORDS["metz"])
-        self._lights = [OpeningHours(STREET_LIGHTS, timezone=TZ, country="FR", coords=xy)
-                        for xy in _COORDS]
+        self._oh = [_oh(SCHEDULES[b], COORDS["metz"]) for b in _BUILDINGS]
+        self._ph = _oh("PH", COORDS["metz"])
+        self._lights = [_oh(STREET_LIGHTS, xy) for xy in _COORDS]
         # slow states: building occupancy (fast and slow), weather, per-sensor
         self._occ = None
         self._occ_slow = None
