@@ -11,7 +11,7 @@ File formats (reloaded when the file changes, see :meth:`Registry.maybe_reload`)
     # YAML                                   # CSV (extra columns become attributes)
     devices:                                 id,sensor,commune,site,kind,lat,lon,capacity_l
       - id: 70B3D57ED005B89A                 a84041000181c5e1,metz/dechet/c1,metz,...
-        ids: [urn:ngsi-ld:WasteContainer:7]  # (``ids`` separated by ``|``)
+        ids: [urn:ngsi-ld:WasteContainer:7]  # (CSV: several ids separated by ``|``)
         sensor: metz/dechetterie-nord/c1
         commune: metz
         site: dechetterie-nord
@@ -79,7 +79,7 @@ class Entry:
         if isinstance(ids, str):
             ids = ids.split("|")
         one = d.pop("id", default_id)
-        ids = ([one] if one else []) + list(ids)
+        ids = (str(one).split("|") if one else []) + list(ids)
         attrs = dict(d.pop("attrs", None) or {})
         fields = {k: str(d.pop(k) or "") for k in _FIELDS if k in d}
         lat, lon = d.pop("lat", None), d.pop("lon", None)
@@ -265,6 +265,8 @@ class Registry:
         name, commune, site, kind, unit, attrs = res
         if r.kind:
             kind, unit = r.kind, (r.unit or unit if r.kind == kind else r.unit)
+        elif r.unit:
+            unit = r.unit
         v, unit = to_canonical(kind, r.value, unit)
         if a:
             attrs = {**attrs, **a} if attrs else a
