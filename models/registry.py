@@ -50,14 +50,21 @@ NAMES: tuple[str, ...] = tuple(_CLASSES)
 DEFAULT: dict[str, Any] = {"name": "robust_z"}
 
 
+def _nested(param: str, spec: Spec | Detector) -> Detector:
+    try:
+        return build(spec)
+    except ParamError as e:
+        raise ParamError(f"{param}: {e}") from None
+
+
 def _likelihood(detector: Spec = "robust_z", **params: Any) -> Likelihood:
-    return Likelihood(build(detector), **params)
+    return Likelihood(_nested("detector", detector), **params)
 
 
 def _ensemble(members: list[Spec] | tuple[Spec, ...] = ("robust_z", "ewma"), **params: Any):
     if isinstance(members, (str, Mapping)) or not members:
         raise ParamError(f"members={members!r} must be a non-empty list of specs")
-    return Ensemble([build(m) for m in members], **params)
+    return Ensemble([_nested(f"members[{i}]", m) for i, m in enumerate(members)], **params)
 
 
 _BUILDERS: dict[str, Callable[..., Detector]] = {
