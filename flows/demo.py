@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
+import yaml
 from bytewax.testing import run_main
 from confluent_kafka import Producer
 from rich.console import Console
@@ -40,10 +42,15 @@ def demo(*, bootstrap: str | None = None, seed: int = 42, sensors: int = 5,
     console = console or Console(highlight=False, soft_wrap=True)
     city = City(seed=seed, sensors_per_commune=sensors, warmup_steps=warmup_steps)
     live_steps = max(1, int(duration * pace))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    registry = Path(out_dir) / "registry.yaml"
+    with open(registry, "w", encoding="utf-8") as f:
+        yaml.safe_dump({"devices": [{"id": row["sensor"], **row}
+                                    for row in city.registry_rows()]}, f, sort_keys=False)
     with connect(bootstrap) as bs:
         topics = Config(bootstrap=bs).topics + ["alerts", "readings.dlq"]
         create_topics(bs, topics, partitions=2)
-        cfg = Config(bootstrap=bs, rules=rules, batch_size=2000)
+        cfg = Config(bootstrap=bs, rules=rules, batch_size=2000, registry=str(registry))
         console.print(
             f"[bold]Sentinelle demo[/]: broker {bs}, {len(city.sensors)} sensors in "
             f"{len({s.commune for s in city.sensors})} communes, "
@@ -88,14 +95,12 @@ def demo(*, bootstrap: str | None = None, seed: int = 42, sensors: int = 5,
             stop_flow.set()
 
         threading.Thread(target=stopper, daemon=True).start()
-        run_main(build_flow(cfg, stop=stop_flow), epoch_interval=__import__(
-            "datetime").timedelta(seconds=2))
+        run_main(build_flow(cfg, stop=stop_flow), epoch_interval=timedelta(seconds=2))
         time.sleep(1.5)
         stop_view.set()
         viewer.join(5)
         elapsed = time.monotonic() - t0
 
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
     city.write_truth(Path(out_dir) / "truth.jsonl")
     detector_alerts = [a for a in seen if a.get("detector")]
     s = score(detector_alerts, city.anomalies, slack_s=3 * city.step_s)
