@@ -1,0 +1,70 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from models.seasonal import Seasonal, slot_of_hour
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def office(ts: np.ndarray, seed: int = 0) -> np.ndarray:
+    """10 kW in opening hours (Mon-Fri 08-18 Paris time), 1 kW otherwise, some noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in ts.tolist():
+        lt = datetime.fromtimestamp(t, PARIS)
+        on = lt.weekday() < 5 and 8 <= lt.hour < 18
+        out.append((10.0 if on else 1.0) + rng.normal(0, 0.2))
+    return np.array(out)
+
+
+def epoch(*args) -> float:
+    return datetime(*args, tzinfo=PARIS).timestamp()
+
+
+@pytest.fixture(scope="module")
+def trained():
+    ts = epoch(2027, 1, 4) + 3600.0 * np.arange(24 * 7 * 4)  # four weeks, hourly
+    xs = office(ts)
+    dets = {p: Seasonal(period=p) for p in ("day", "week")}
+    for d in dets.values():
+        d.update_many(xs, ts)
+    return dets
+
+
+def test_night_consumption_is_a_seasonal_deviation(trained):
+    d = trained["week"]
+    tue_3am, tue_10am = epoch(2027, 2, 2, 3, 30), epoch(2027, 2, 2, 10, 30)
+    assert d.score_one(10.0, tue_3am) > 20  # lights on at night
+    assert d.score_one(10.0, tue_10am) < 3  # the same value by day is normal
+    assert d.expected(tue_3am) == pytest.approx(1.0, abs=0.3)
+
+
+def test_week_profile_knows_weekends(trained):
+    sat_10am = epoch(2027, 2, 6, 10, 30)
+    week, day = trained["week"].score_one(10.0, sat_10am), trained["day"].score_one(10.0, sat_10am)
+    assert week > 20 and week > 5 * day
+
+
+def test_week_falls_back_to_day_profile_for_unseen_slots():
+    d = Seasonal(period="week", min_samples=24)
+    ts = epoch(2027, 1, 4) + 3600.0 * np.arange(24 * 3)  # Mon-Wed only
+    d.update_many(office(ts), ts)
+    sun_3am = epoch(2027, 1, 10, 3, 0)
+    assert d.expected(sun_3am) == pytest.approx(1.0, abs=0.3)  # from the hour-of-day slot
+    assert d.score_one(10.0, sun_3am) > 20
+
+
+def test_local_time_and_dst():
+    # 2027-03-28: clocks go from 02:00 CET to 03:00 CEST (01:00 UTC)
+    utc = ZoneInfo("UTC")
+    before = int(datetime(2027, 3, 28, 0, 30, tzinfo=utc).timestamp()) // 3600
+    after = int(datetime(2027, 3, 28, 1, 30, tzinfo=utc).timestamp()) // 3600
+    assert slot_of_hour(before, "Europe/Paris")[0] == 1
+    assert slot_of_hour(after, "Europe/Paris")[0] == 3
+    jan, jul = epoch(2027, 1, 15, 9, 0), epoch(2027, 7, 15, 9, 0)  # both 09:00 local
+    assert slot_of_hour(int(jan // 3600), "Europe/Paris")[0] == 9
+    assert slot_of_hour(int(jul // 3600), "Europe/Paris")[0] == 9
+    assert slot_of_hour(int(jan // 3600), "UTC")[0] == 8
