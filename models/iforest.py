@@ -5,6 +5,11 @@ Each row is a shingle of the last ``lags`` values. The forest is fitted on the l
 ``refit_every`` learnt rows. The score is ``-score_samples`` (the paper's anomaly score,
 about 0.5 for normal rows, towards 1 for isolated ones).
 
+Like any isolation forest it isolates rows in *sparse regions of the training range*; a
+value beyond the range lands with the extreme training rows and scores about like them
+(splits are drawn between the training min and max), so for plain out-of-range spikes
+the statistical detectors are sharper.
+
 Scoring one row at a time costs sklearn's per-call overhead (~1 ms), so the intended entry
 point is :meth:`IForest.update_many`: it scores a micro-batch with one vectorised call
 per refit period and is equal, value for value, to calling ``update`` in a loop.
@@ -251,6 +256,8 @@ def load(path: str | Path) -> IForest:
     if untrusted:
         raise ValueError(f"{path}: refusing untrusted types {sorted(untrusted)}")
     obj = sio.load(path, trusted=TRUSTED)
+    if not isinstance(obj, dict) or not {"params", "buf", "model"} <= set(obj):
+        raise ValueError(f"{path}: not a saved IForest")
     if obj["version"] != IForest.version:
         raise ValueError(f"{path}: state version {obj['version']} != {IForest.version}")
     det = IForest(**obj["params"])
