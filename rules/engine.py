@@ -530,7 +530,10 @@ class Engine:
         if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:
             s.period = float(given)
         elif dt > 0:
-            s.period = dt if s.period == 0.0 else s.period + 0.2 * (dt - s.period)
+            # EWMA of the gaps; a gap longer than twice the period is an outage, not a new
+            # period: it counts as twice the period (a slower sensor still adapts)
+            p0 = s.period
+            s.period = dt if p0 == 0.0 else p0 + 0.2 * (min(dt, 2.0 * p0) - p0)
         if s.rs:
             for uid in s.nd:
                 rs = s.rs.get(uid)

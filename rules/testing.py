@@ -152,9 +152,17 @@ def simulate(engine: Engine, rs: list[Reading], until: float | None = None,
     return out
 
 
+EXPECT_KEYS = frozenset({
+    "rule", "status", "severity", "sensor", "site", "commune", "pack", "detector", "kind",
+    "at", "starts_at", "ends_at", "summary", "labels", "impact", "value", "expected",
+})
+
+
 def _check(i: int, exp: dict, a: Alert) -> list[str]:
-    errs = []
-    for k in ("rule", "status", "severity", "sensor", "site", "commune", "pack"):
+    errs = [f"alert {i}: unknown expectation {k!r} (known: {', '.join(sorted(EXPECT_KEYS))})"
+            for k in exp if k not in EXPECT_KEYS]
+    for k in ("rule", "status", "severity", "sensor", "site", "commune", "pack", "detector",
+              "kind"):
         if k in exp and str(exp[k]) != getattr(a, k):
             errs.append(f"alert {i}: {k} is {getattr(a, k)!r}, expected {exp[k]!r}")
     for k, attr in (("at", "detected_at"), ("starts_at", "starts_at"), ("ends_at", "ends_at")):
