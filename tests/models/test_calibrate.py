@@ -1,0 +1,88 @@
+import math
+
+import numpy as np
+import pytest
+
+from models.calibrate import Likelihood
+from models.ensemble import Ensemble
+from models.ewma import EWMA
+from models.flatline import Flatline
+from models.hst import HST
+from models.registry import NAMES, build, make
+from models.robust_z import RobustZ
+from models.zscore import ZScore
+
+from .conftest import noise, run
+
+
+@pytest.mark.parametrize("inner", [RobustZ(), EWMA(), ZScore(), HST(window_size=100)])
+def test_likelihood_puts_any_scale_on_0_1(inner):
+    xs = noise(3000, seed=1)
+    xs[2900] += 15.0
+    raw = run(inner.clone(), xs)
+    s = run(Likelihood(inner), xs)
+    assert np.all((s >= 0) & (s <= 1))
+    assert np.median(s[1000:2900]) < 0.6  # ordinary readings are ordinary
+    if raw[2900] > raw[1000:2900].max():  # what the detector saw, the likelihood shows
+        assert s[2900] > 0.999 and s[2900] > s[1000:2900].max()
+
+
+def test_likelihood_warmup_and_log_scale():
+    d = Likelihood(RobustZ(), min_samples=50, log=True)
+    s = run(d, noise(200, seed=2))
+    warm = 24 + 50  # the wrapped detector's warm-up, then the likelihood's
+    assert not s[:warm].any() and s[warm:].any()
+    assert d.likelihood(1e9) == pytest.approx(1.0, abs=1e-6)  # log(1e-10) / log(1e-10)
+    lin = Likelihood(RobustZ(), min_samples=50)
+    run(lin, noise(200, seed=2))
+    raw = 4.0
+    assert d.likelihood(raw) == pytest.approx(
+        math.log(1.0000000001 - lin.likelihood(raw)) / math.log(1e-10)
+    )
+
+
+def test_likelihood_two_sided_flags_unusually_low_scores():
+    one, two = Likelihood(RobustZ(), short=1), Likelihood(RobustZ(), short=1, two_sided=True)
+    xs = noise(2000, seed=3)
+    run(one, xs), run(two, xs)
+    assert one.likelihood(0.0) < 0.5 < two.likelihood(0.0)
+
+
+def test_likelihood_guard_stops_learning_the_anomaly():
+    free, guarded = Likelihood(RobustZ()), Likelihood(RobustZ(), guard=0.999)
+    xs = np.concatenate([noise(1000, seed=4), np.full(200, 40.0)])
+    a, b = run(free, xs), run(guarded, xs)
+    assert a[-1] < 0.99 < b[-1]
+
+
+def test_ensemble_max_and_mean():
+    xs = noise(2000, seed=5)
+    xs[1500:1600] = xs[1499]  # stuck: only the flatline detector sees it
+    mx = Ensemble([RobustZ(), Flatline()], how="max")
+    mn = Ensemble([RobustZ(), Flatline()], how="mean")
+    a, b = run(mx, xs), run(mn, xs)
+    assert np.all(a >= b - 1e-12)
+    assert a[1550] > 0.999 and b[1550] < a[1550]
+    assert all(isinstance(m, Likelihood) for m in mx.members)
+
+
+def test_ensemble_without_calibration_combines_raw_scores():
+    d = Ensemble([RobustZ(), RobustZ(window=48)], how="mean", calibrate=False)
+    xs = noise(300, seed=6)
+    s = run(d, xs)
+    r1, r2 = run(RobustZ(), xs), run(RobustZ(window=48), xs)
+    assert np.allclose(s, (r1 + r2) / 2)
+
+
+def test_registry_builds_nested_specs():
+    d = build(
+        {"name": "ensemble", "how": "mean",
+         "members": ["robust_z", {"name": "seasonal", "period": "day"},
+                     {"name": "likelihood", "detector": "ewma", "log": True}]}
+    )  # fmt: skip
+    assert d.how == "mean" and len(d.members) == 3
+    assert d.members[1].detector.period == "day"
+    assert d.members[2].log and isinstance(d.members[2].detector, EWMA)
+    assert set(NAMES) >= {"robust_z", "ewma", "hst", "iforest", "likelihood", "ensemble"}
+    for name in NAMES:
+        assert make(name).name == name
