@@ -244,17 +244,19 @@ class Registry:
         """
         a = r.attrs
         dev = a.get("device") if a else None
+        if dev is not None and not isinstance(dev, str):
+            dev = None
         ck = (r.sensor, r.kind, dev)
         res = self._cache.get(ck, _MISS)
         if res is _MISS:
-            res = self._resolve(r.sensor, r.kind, dev if isinstance(dev, str) else None)
+            res = self._resolve(r.sensor, r.kind, dev)
             if len(self._cache) >= 1_000_000:
                 self._cache.clear()
             self._cache[ck] = res
         if res is None:
             self.unknown += 1
             if len(self.unknown_ids) < 10_000:
-                self.unknown_ids.add(dev if isinstance(dev, str) else r.sensor)
+                self.unknown_ids.add(dev or r.sensor)
             if self.strict:
                 raise UnknownDevice(f"unknown device {dev or r.sensor!r}"[:200])
             v, unit = to_canonical(r.kind, r.value, r.unit)

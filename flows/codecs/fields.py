@@ -51,7 +51,10 @@ class FieldSpec(msgspec.Struct, frozen=True):
                 raw = self.values[raw]
             except KeyError:
                 raise CodecError(f"field {field!r}: unmapped value {raw[:32]!r}") from None
-        v = num(raw, f"field {field!r}")
+        if type(raw) is float and raw - raw == 0.0:  # fast path: a finite float
+            v = raw
+        else:
+            v = num(raw, f"field {field!r}")
         if self.scale != 1.0 or self.offset != 0.0:
             v = v * self.scale + self.offset
         return to_canonical(self.kind, v, self.unit)

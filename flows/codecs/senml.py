@@ -59,6 +59,12 @@ _KNOWN = {"bn", "bt", "bu", "bv", "bs", "bver", "n", "u", "v", "vs", "vb", "vd",
 _REL = 2.0**28
 
 
+def _f(x: object, i: int, label: str) -> float:
+    if type(x) is float:  # fast path; non-finite values are caught after arithmetic
+        return x
+    return number(x, f"SenML record {i} {label}")
+
+
 def _kind(fmap: FieldMap, name: str, unit: str) -> FieldSpec | None:
     seg = name.replace("/", ":").rstrip(":").rsplit(":", 1)[-1]
     spec = fmap.fields.get(seg) or fmap.fields.get(name)
@@ -122,7 +128,7 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None,
                 has_v = True  # only a base value: the value is bv
             if not name:
                 raise CodecError(f"SenML record {i} has no name")
-            t = bt + (number(rec["t"], f"SenML record {i} t") if "t" in rec else 0.0)
+            t = bt + (_f(rec["t"], i, "t") if "t" in rec else 0.0)
             if t < _REL:
                 if now is None:
                     now = clock()
@@ -135,10 +141,10 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None,
                         raise CodecError(f"SenML record {i}: vb is not a boolean")
                     v = 1.0 if rec["vb"] else 0.0
                 else:
-                    v = bv + (number(rec["v"], f"SenML record {i} v") if "v" in rec else 0.0)
+                    v = bv + (_f(rec["v"], i, "v") if "v" in rec else 0.0)
                 out.append(_reading(fmap, name, t, v, u, attrs))
             if has_s:
-                s = bs + number(rec["s"], f"SenML record {i} s")
+                s = bs + _f(rec["s"], i, "s")
                 out.append(_reading(fmap, name + "/sum" if has_v else name, t, s, u, attrs))
         if not out:
             raise CodecError("SenML pack has no numeric measurement")

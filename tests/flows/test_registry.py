@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows import codecs
 from flows.codecs.base import CodecError, decode_batch
@@ -125,3 +127,29 @@ def test_enrich_caches_the_resolution_per_sensor():
     b = reg.enrich(Reading(sensor="metz/ecole-jean-moulin/light-hall", ts=T + 60, value=0.0))
     assert a.attrs is b.attrs  # the registry's merged attributes are shared, not copied
     assert len(reg._cache) == 1
+
+
+def test_odd_device_attribute_from_a_native_reading_is_ignored():
+    reg = Registry.load(FIX / "registry.yaml")
+    r = reg.enrich(Reading(sensor="metz/ecole-jean-moulin/light-hall", ts=T, value=1.0,
+                           attrs={"device": ["not", "hashable"]}))
+    assert r.commune == "metz" and r.attrs["device"] == ["not", "hashable"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(sensor=st.text(max_size=30), kind=st.sampled_from(["", "fill_pct", "light_on", "x"]),
+       unit=st.sampled_from(["", "%", "/", "W", "bool", "zz"]),
+       value=st.floats(allow_nan=False, allow_infinity=False),
+       attrs=st.dictionaries(st.sampled_from(["device", "coords", "capacity_l"]),
+                             st.one_of(st.text(max_size=20), st.integers(), st.none()),
+                             max_size=3),
+       strict=st.booleans())
+def test_enrich_never_raises_anything_but_a_reason(sensor, kind, unit, value, attrs, strict):
+    reg = Registry.load(FIX / "registry.yaml", strict=strict)
+    try:
+        r = reg.enrich(Reading(sensor=sensor, ts=T, value=value, kind=kind, unit=unit,
+                               attrs=attrs))
+    except CodecError as err:
+        assert str(err)
+        return
+    assert r.commune and r.ts == T
