@@ -119,7 +119,8 @@ class Calendar:
         self._oh[key] = oh
         return oh
 
-    def is_open(self, text: str, ts: float, coords: tuple[float, float] | None = None) -> bool | None:
+    def is_open(self, text: str, ts: float,
+                coords: tuple[float, float] | None = None) -> bool | None:
         """Whether schedule ``text`` is open at ``ts``; None if the text does not parse."""
         key = (text, coords)
         iv = self._iv.get(key)

@@ -15,6 +15,7 @@ Three things make it pleasant and fast here:
 
 from __future__ import annotations
 
+import difflib
 import operator
 import re
 from collections.abc import Callable, Iterable
@@ -126,7 +127,11 @@ class Expr:
         names = [v for v in self.program.variables() if v not in bound]
         unknown = sorted(set(names) - allowed)
         if unknown:
-            raise ExprError(f"unknown name(s) {', '.join(unknown)} in {src!r}; known: "
+            hints = []
+            for u in unknown:
+                near = difflib.get_close_matches(u, allowed, n=1)
+                hints.append(f"{u} (did you mean {near[0]}?)" if near else u)
+            raise ExprError(f"unknown name(s) {', '.join(hints)} in {src!r}; known: "
                             f"{', '.join(sorted(allowed))}")
         funcs = [f for f in self.program.functions() if f[:1].isalpha()]
         bad = sorted(f for f in funcs if f not in BUILTIN_FUNCS and f not in EXTRA_FUNCS)

@@ -7,6 +7,7 @@ YAML nodes via ``yaml.compose``. Expressions are compiled here, once.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import string
@@ -95,6 +96,20 @@ def _err(file: str, root: yaml.Node | None, loc: Sequence[str | int], msg: str) 
     node, _ = _node_at(root, loc)
     line = node.start_mark.line + 1 if node is not None else 1
     return PackError(file, line, _field(loc), msg)
+
+
+def _message(e: dict, loc: list[str | int]) -> str:
+    """A readable message for one pydantic error (unknown keys get a suggestion)."""
+    if e["type"] == "extra_forbidden" and loc:
+        name = str(loc[-1])
+        model = Rule if len(loc) == 3 and loc[0] == "rules" else Pack if len(loc) == 1 else None
+        hint = ""
+        if model is not None:
+            known = [f.alias or k for k, f in model.model_fields.items()]
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(known)}"
+        return f"unknown field {name!r}{hint}"
+    return e["msg"].removeprefix("Value error, ")
 
 
 def _clean_loc(loc: Sequence) -> list[str | int]:
@@ -309,6 +324,21 @@ def _compile_rule(pk: Pack, i: int, rule: Rule, file: str, root: yaml.Node | Non
     )
 
 
+def _check_schedules(pk: Pack, file: str, root: yaml.Node | None,
+                     errs: list[PackError]) -> None:
+    for name, sc in pk.schedules.items():
+        if not name.isidentifier() or name in READING_VARS or name in DETECTOR_VARS:
+            errs.append(_err(file, root, ["schedules", name],
+                             f"schedule name {name!r} must be a new plain name"))
+        if sc.default is not None:
+            try:
+                parse_hours(sc.default)
+            except Exception as e:  # noqa: BLE001 - ParserError / SyntaxError
+                errs.append(_err(file, root, ["schedules", name],
+                                 f"bad opening_hours {sc.default!r}: "
+                                 f"{' '.join(str(e).split())[:160]}"))
+
+
 def load_pack(path: str | Path) -> LoadedPack:
     """Load, validate and compile one pack file; raise :class:`PackErrors`."""
     path = Path(path)
@@ -326,27 +356,28 @@ def load_pack(path: str | Path) -> LoadedPack:
         raise PackErrors([PackError(file, line, "(yaml)", str(e).splitlines()[0])]) from None
     if not isinstance(data, dict):
         raise PackErrors([PackError(file, 1, "(pack)", "a pack is a YAML mapping")])
+    errs: list[PackError] = []
     try:
         pk = Pack.model_validate(data)
     except ValidationError as ve:
-        errs = []
+        bad_rules: set[int] = set()
         for e in ve.errors():
             loc = _clean_loc(e["loc"])
-            msg = e["msg"].removeprefix("Value error, ")
-            errs.append(_err(file, root, loc, msg))
-        raise PackErrors(errs) from None
-    errs: list[PackError] = []
-    for name, sc in pk.schedules.items():
-        if not name.isidentifier() or name in READING_VARS or name in DETECTOR_VARS:
-            errs.append(_err(file, root, ["schedules", name],
-                             f"schedule name {name!r} must be a new plain name"))
-        if sc.default is not None:
-            try:
-                parse_hours(sc.default)
-            except Exception as e:  # noqa: BLE001 - ParserError / SyntaxError
-                errs.append(_err(file, root, ["schedules", name],
-                                 f"bad opening_hours {sc.default!r}: "
-                                 f"{' '.join(str(e).split())[:160]}"))
+            errs.append(_err(file, root, loc, _message(e, loc)))
+            if len(loc) > 1 and loc[0] == "rules" and isinstance(loc[1], int):
+                bad_rules.add(loc[1])
+        # also compile the rules that did validate, to report all errors at once
+        good = [r for i, r in enumerate(data.get("rules") or []) if i not in bad_rules]
+        try:
+            pk = Pack.model_validate({**data, "rules": good})
+        except ValidationError:
+            raise PackErrors(errs) from None
+        idx = [i for i in range(len(data.get("rules") or [])) if i not in bad_rules]
+        _check_schedules(pk, file, root, errs)
+        for i, r in zip(idx, pk.rules, strict=True):
+            _compile_rule(pk, i, r, file, root, errs)
+        raise PackErrors(sorted(errs, key=lambda x: x.line)) from None
+    _check_schedules(pk, file, root, errs)
     seen: set[str] = set()
     rules = []
     for i, r in enumerate(pk.rules):
@@ -386,8 +417,9 @@ def load_packs(paths: Iterable[str | Path] | None = None) -> list[LoadedPack]:
             errs.extend(e.errors)
             continue
         if lp.pack.name in names:
+            first = names[lp.pack.name]
             errs.append(PackError(str(f), 1, "name",
-                                  f"pack {lp.pack.name!r} already loaded from {names[lp.pack.name]}"))
+                                  f"pack {lp.pack.name!r} already loaded from {first}"))
             continue
         names[lp.pack.name] = str(f)
         packs.append(lp)
