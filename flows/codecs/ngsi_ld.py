@@ -167,6 +167,7 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None) -> Codec:
             return _measurement(e, eid, attrs, t_entity)
         table = specs(etype)
         out: list[Reading] = []
+        seen_at: dict[str, float] = {}
         for name, a in e.items():
             if name in _SKIP:
                 continue
@@ -177,7 +178,14 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None) -> Codec:
             v, obs, unit = _attr(a)
             if v is None:
                 continue
-            t = ts(obs, f"{prop}.observedAt") if obs is not None else t_entity
+            if obs is None:
+                t = t_entity
+            elif isinstance(obs, str) and obs in seen_at:
+                t = seen_at[obs]
+            else:
+                t = ts(obs, f"{prop}.observedAt")
+                if isinstance(obs, str):
+                    seen_at[obs] = t
             if t is None:
                 raise CodecError(f"NGSI-LD entity {eid[:64]!r}: no observation time")
             if unit and not isinstance(unit, str):

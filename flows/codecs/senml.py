@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from flows.codecs.base import Codec, CodecError
-from flows.codecs.common import loads, number, ts
+from flows.codecs.common import MAX_TS, loads, number
 from flows.codecs.fields import FieldMap, FieldSpec
 from flows.units import to_canonical
 from models.reading import KINDS, Reading
@@ -80,6 +80,17 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None,
          clock: Callable[[], float] = time.time) -> Codec:
     """A SenML codec; ``mapping`` maps record names to kinds, ``clock`` gives "now"."""
     fmap = FieldMap.load(mapping)
+    kinds: dict[tuple[str, str], FieldSpec | None] = {}
+
+    def kind_of(name: str, unit: str) -> FieldSpec | None:
+        key = (name, unit)
+        try:
+            return kinds[key]
+        except KeyError:
+            spec = kinds[key] = _kind(fmap, name, unit)
+            if len(kinds) > 100_000:
+                kinds.clear()
+            return spec
 
     def decode(raw: bytes) -> list[Reading]:
         pack = loads(raw, "SenML JSON")
@@ -90,6 +101,8 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None,
         bn, bt, bu, bv, bs = "", 0.0, "", 0.0, 0.0
         out: list[Reading] = []
         now: float | None = None
+        attrs: dict = {}
+        last_dev = None
         for i, rec in enumerate(pack):
             if not isinstance(rec, dict):
                 raise CodecError(f"SenML record {i} is not an object")
@@ -133,8 +146,11 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None,
                 if now is None:
                     now = clock()
                 t += now
-            t = ts(t, f"SenML record {i} time")
-            attrs = {"device": bn.rstrip(":/") if bn else name}
+            if not 0.0 <= t <= MAX_TS:  # also catches NaN
+                raise CodecError(f"SenML record {i}: time out of range: {t!r}")
+            dev = bn.rstrip(":/") if bn else name
+            if dev != last_dev:
+                attrs, last_dev = {"device": dev}, dev
             if has_v:
                 if "vb" in rec:
                     if not isinstance(rec["vb"], bool):
@@ -142,10 +158,11 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None,
                     v = 1.0 if rec["vb"] else 0.0
                 else:
                     v = bv + (_f(rec["v"], i, "v") if "v" in rec else 0.0)
-                out.append(_reading(fmap, name, t, v, u, attrs))
+                out.append(_reading(kind_of, name, t, v, u, attrs))
             if has_s:
                 s = bs + _f(rec["s"], i, "s")
-                out.append(_reading(fmap, name + "/sum" if has_v else name, t, s, u, attrs))
+                out.append(_reading(kind_of, name + "/sum" if has_v else name, t, s, u,
+                                    attrs))
         if not out:
             raise CodecError("SenML pack has no numeric measurement")
         return out
@@ -153,11 +170,11 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None,
     return decode
 
 
-def _reading(fmap: FieldMap, name: str, t: float, v: float, unit: str,
-             attrs: dict) -> Reading:
+def _reading(kind_of: Callable[[str, str], FieldSpec | None], name: str, t: float,
+             v: float, unit: str, attrs: dict) -> Reading:
     if not math.isfinite(v):
         raise CodecError(f"SenML value of {name[:64]!r} overflows")
-    spec = _kind(fmap, name.removesuffix("/sum"), unit)
+    spec = kind_of(name.removesuffix("/sum"), unit)
     if spec is None:
         return Reading(sensor=name, ts=t, value=v, unit=unit, attrs=attrs)
     if spec.scale != 1.0 or spec.offset != 0.0:
