@@ -25,6 +25,7 @@ The Things Stack v3::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -103,6 +104,10 @@ class _TtsMessage(msgspec.Struct):
 _tts = msgspec.json.Decoder(_TtsMessage)
 
 
+def _env_mapping() -> str | None:
+    return os.environ.get("SENTINELLE_LORAWAN_MAPPING") or None
+
+
 def _readings(device: str, t: float, obj: dict, profiles: tuple[str, ...],
               tags: Mapping[str, str], fmap: FieldMap, extra: dict) -> list[Reading]:
     commune = tags.get("commune", "")
@@ -118,8 +123,11 @@ def _readings(device: str, t: float, obj: dict, profiles: tuple[str, ...],
 
 
 def chirpstack(mapping: FieldMap | Mapping | str | Path | None = None) -> Codec:
-    """A ChirpStack v4 event codec using ``mapping`` (see :mod:`flows.codecs.fields`)."""
-    fmap = FieldMap.load(mapping)
+    """A ChirpStack v4 event codec using ``mapping`` (see :mod:`flows.codecs.fields`).
+
+    Without ``mapping``, the file named by ``$SENTINELLE_LORAWAN_MAPPING`` if set.
+    """
+    fmap = FieldMap.load(mapping if mapping is not None else _env_mapping())
 
     def decode(raw: bytes) -> list[Reading]:
         ev = typed(_cs, raw, "ChirpStack event")
@@ -148,8 +156,8 @@ def chirpstack(mapping: FieldMap | Mapping | str | Path | None = None) -> Codec:
 
 
 def tts(mapping: FieldMap | Mapping | str | Path | None = None) -> Codec:
-    """A The Things Stack v3 application-up codec using ``mapping``."""
-    fmap = FieldMap.load(mapping)
+    """A The Things Stack v3 application-up codec using ``mapping`` (or the env file)."""
+    fmap = FieldMap.load(mapping if mapping is not None else _env_mapping())
 
     def decode(raw: bytes) -> list[Reading]:
         m = typed(_tts, raw, "TTS message")

@@ -65,3 +65,11 @@ def test_a_mapping_mistake_is_a_clear_reject(tmp_path):
     path.write_text(MAPPING.replace("unit: mV", "unit: kWh"))
     with pytest.raises(CodecError, match="cannot be converted to 'V'"):
         codecs.get("chirpstack", mapping=path)(UPLINK)
+
+
+def test_the_mapping_file_can_come_from_the_environment(tmp_path, monkeypatch):
+    path = tmp_path / "lorawan.yaml"
+    path.write_text(MAPPING)
+    monkeypatch.setenv("SENTINELLE_LORAWAN_MAPPING", str(path))
+    assert len(codecs.get("chirpstack")(UPLINK)) == 3
+    assert len(codecs.get("tts")(TTS_UPLINK)) == 3
