@@ -20,6 +20,9 @@ File formats (reloaded when the file changes, see :meth:`Registry.maybe_reload`)
         capacity_l: 3000                     # any other key is an attribute
         attrs: {opening_hours: "Mo-Sa 09:00-18:00; PH off"}
 
+Quote ids in YAML when they could read as numbers (``"0004030200010530"``): YAML turns
+an unquoted all-digit DevEUI into an integer.
+
 Lookup: the reading's sensor, then its ``attrs["device"]`` (set by the device codecs),
 first for the reading's kind, then kind-less rows. A device row with a ``sensor`` name
 and no kind renames a multi-kind device's readings ``<sensor>/<kind>``.
