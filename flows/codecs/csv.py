@@ -30,14 +30,25 @@ def _attr(v: str) -> object:
     return f if f == f and abs(f) != float("inf") else v
 
 
-def _ts(v: str) -> float:
-    s = v.strip()
+def _ts(s: str) -> float:
     if not s:
         raise CodecError("empty ts")
+    if "T" in s or "-" in s[1:] or " " in s:  # RFC 3339
+        return ts(s)
     try:
         return ts(float(s))
     except ValueError:
         return ts(s)
+
+
+def _value(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        return num(s, "value")
+    if v - v != 0.0:
+        raise CodecError(f"value is not finite: {s[:32]!r}")
+    return v
 
 
 def make(header: tuple[str, ...] | None = None) -> Codec:
@@ -53,11 +64,15 @@ def make(header: tuple[str, ...] | None = None) -> Codec:
             raise CodecError("CSV message is not bytes")
         if "\x00" in text:
             raise CodecError("CSV contains a NUL byte")
-        try:
-            rows = [r for r in _csv.reader(io.StringIO(text, newline="")) if any(c.strip()
-                                                                                   for c in r)]
-        except _csv.Error as err:
-            raise CodecError(f"invalid CSV: {err}") from None
+        if '"' not in text and "\r" not in text:  # no quoting: plain split, same result
+            rows = [r for r in (line.split(",") for line in text.split("\n"))
+                    if any(c.strip() for c in r)]
+        else:
+            try:
+                rows = [r for r in _csv.reader(io.StringIO(text, newline=""))
+                        if any(c.strip() for c in r)]
+            except _csv.Error as err:
+                raise CodecError(f"invalid CSV: {err}") from None
         if not rows:
             raise CodecError("empty CSV message")
         cols = default
@@ -71,29 +86,41 @@ def make(header: tuple[str, ...] | None = None) -> Codec:
                 raise CodecError("CSV header has duplicate columns")
             if not rows:
                 raise CodecError("CSV message has a header and no rows")
+        ix = {c: j for j, c in enumerate(cols)}
+        js, jt, jv = ix["sensor"], ix["ts"], ix["value"]
+        opt = [ix.get(c, len(cols)) for c in ("kind", "unit", "commune", "site")]
+        extra = [(c, j) for c, j in ix.items() if c not in _STD]
+        ncols = len(cols)
+        times: dict[str, float] = {}
         out = []
         for i, row in enumerate(rows, 1):
-            if len(row) > len(cols) or len(row) < 3:
-                raise CodecError(f"CSV row {i}: {len(row)} cells for {len(cols)} columns")
-            d = dict(zip(cols, (c.strip() for c in row), strict=False))
-            sensor = d.get("sensor", "")
+            n = len(row)
+            if n > ncols or n < 3:
+                raise CodecError(f"CSV row {i}: {n} cells for {ncols} columns")
+            sensor = row[js].strip() if js < n else ""
             if not sensor:
                 raise CodecError(f"CSV row {i}: empty sensor")
+            kind, unit, commune, site = (row[j].strip() if j < n else "" for j in opt)
             try:
-                t = _ts(d.get("ts", ""))
-                v = num(d.get("value", ""), "value")
-                kind, unit = d.get("kind", ""), d.get("unit", "")
+                tcell = row[jt].strip() if jt < n else ""
+                t = times.get(tcell)
+                if t is None:
+                    t = times[tcell] = _ts(tcell)
+                v = _value(row[jv].strip() if jv < n else "")
                 v, unit = to_canonical(kind, v, unit)
             except CodecError as err:
                 raise CodecError(f"CSV row {i}: {err}") from None
-            attrs = {k: _attr(x) for k, x in d.items() if k not in _STD and x}
+            attrs = {}
+            for c, j in extra:
+                x = row[j].strip() if j < n else ""
+                if x:
+                    attrs[c] = _attr(x)
             if "lat" in attrs and "lon" in attrs:
                 lat, lon = attrs.pop("lat"), attrs.pop("lon")
                 if isinstance(lat, float) and isinstance(lon, float):
                     attrs["coords"] = [lat, lon]
             out.append(Reading(sensor=sensor, ts=t, value=v, kind=kind, unit=unit,
-                               commune=d.get("commune", ""), site=d.get("site", ""),
-                               attrs=attrs))
+                               commune=commune, site=site, attrs=attrs))
         return out
 
     return decode
