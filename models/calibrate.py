@@ -122,8 +122,8 @@ class Likelihood(Detector):
         z = (avg - self._m) / sd
         if self.two_sided:
             z = abs(z)
-        lik = 1.0 - 0.5 * math.erfc(z / math.sqrt(2.0))
-        return math.log(1.0000000001 - lik) / _LOG_1E10 if self.log else lik
+        tail = 0.5 * math.erfc(z / math.sqrt(2.0))  # exact even far in the tail
+        return math.log(tail + 1e-10) / _LOG_1E10 if self.log else 1.0 - tail
 
     def _learn_raw(self, raw: float) -> None:
         if (self._n == 0 and raw == 0.0) or raw != raw or raw in (math.inf, -math.inf):

@@ -7,7 +7,8 @@ one step ahead, and the score is the absolute residual over the residuals' recen
 large residual; a slow trend does not. The river model is kept as is (its state is a few
 lag deques and the regressor's weights: about 2 KB pickled).
 
-Measured (p=4, q=1): update ~35 us; pickled state ~2.5 KB; deepcopy ~0.3 ms.
+Measured with ``python -m models.checks`` (defaults: p=4, q=1; 20k readings): update
+21-26 us; pickled state 1.8 KB; pickle 0.2 ms, deepcopy 0.2 ms.
 """
 
 from __future__ import annotations

@@ -11,9 +11,11 @@ river's, bit for bit, for the same seed and inputs (see the tests).
 Features are the last ``lags`` values (the current one first), min-max scaled online (or
 by fixed ``limits``), as river's ``MinMaxScaler | HalfSpaceTrees`` pipeline does.
 
-Measured (n_trees=10, height=8, window_size=250, lags=3; ``benchmarks``-style quick
-script): update ~20 us; pickled state ~3-6 KB (masses packed as uint16, zlib'd);
-``copy.deepcopy`` ~0.1 ms.
+Measured with ``python -m models.checks`` (defaults: n_trees=10, height=8, window_size=250,
+lags=3; 20k readings, 2-core machine): update 20 us; pickled state 1.7 KB (2 x 5110
+masses packed as uint16 then zlib'd; at most ~20 KB); pickle 0.35 ms, deepcopy 0.37 ms.
+river's own ``MinMaxScaler | HalfSpaceTrees`` on the same stream: 44 us per update,
+170 KB pickled, deepcopy 70 ms.
 """
 
 from __future__ import annotations

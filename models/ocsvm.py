@@ -10,7 +10,8 @@ the river model's ``n_components`` weights.
 The score is ``intercept - w . z``: the signed distance outside the learnt support, higher
 is more anomalous (it can be negative inside the support).
 
-Measured (lags=3, n_components=32): update ~25 us; pickled state ~2 KB; deepcopy ~0.2 ms.
+Measured with ``python -m models.checks`` (defaults: lags=3, n_components=32; 20k
+readings): update 27 us; pickled state 1.1 KB; pickle 0.12 ms, deepcopy 0.1 ms.
 """
 
 from __future__ import annotations
