@@ -136,9 +136,11 @@ def load_file(root: Path, name: str, windows: list[list[str]]) -> NabFile:
     idx = []
     for a, b in windows:
         ia, ib = np.searchsorted(ts, _parse_ts([a, b]))
-        if ia >= len(ts) or ts[ia] != _parse_ts([a])[0] or ts[min(ib, len(ts) - 1)] != _parse_ts(
-            [b]
-        )[0]:
+        if (
+            ia >= len(ts)
+            or ts[ia] != _parse_ts([a])[0]
+            or ts[min(ib, len(ts) - 1)] != _parse_ts([b])[0]
+        ):
             raise ValueError(f"{name}: window {a}..{b} not on a row timestamp")
         idx.append((int(ia), int(ib)))
     return NabFile(name, ts, values, idx)
@@ -253,7 +255,7 @@ def score_corpus(
     n_tp = len(np.unique(w[det & (w >= 0)]))
     n_fp = int(np.sum(det & (w < 0)))
     return ProfileResult(
-        score=100.0 * (raw - null) / (perfect_norm - null),
+        score=100.0 * (raw - null) / (perfect_norm - null) if perfect_norm > null else math.nan,
         raw=raw,
         threshold=float(thr[k]),
         null=null,

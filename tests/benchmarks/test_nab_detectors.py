@@ -1,0 +1,66 @@
+"""ContextNovelty: the behaviour the NAB benchmark relies on."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from benchmarks.nab_detectors import ContextNovelty
+from models.base import ParamError
+
+
+def _periodic(n: int = 600) -> np.ndarray:
+    return np.tile(np.array([0.0, 1.0, 2.0, 3.0, 2.0, 1.0]), n // 6 + 1)[:n] + 10.0
+
+
+def test_repeated_pattern_is_not_novel_and_new_shape_is():
+    d = ContextNovelty(rest=0)
+    d.update_many(_periodic())
+    assert d.score_one(10.0) < 0.1  # the pattern continues (…, 1 -> 0)
+    assert d.score_one(13.0) > 0.5  # 1 -> 3 never happened
+    assert d.score_one(50.0) == 1.0  # outside the range ever seen
+
+
+def test_refractory_period_holds_output_after_a_detection():
+    d = ContextNovelty(rest=20)
+    x = _periodic()
+    x[400] = 50.0
+    s = d.update_many(x)
+    assert s[400] == 1.0
+    assert np.all(s[401:421] == 0.0)
+
+
+def test_update_equals_score_then_learn_and_score_is_pure():
+    rng = np.random.default_rng(1)
+    x = np.cumsum(rng.normal(size=800))
+    a, b = ContextNovelty(), ContextNovelty()
+    fast = a.update_many(x)
+    slow = []
+    for v in x.tolist():
+        before = pickle.dumps(b)
+        s = b.score_one(v)
+        assert pickle.dumps(b) == before
+        b.learn_one(v)
+        slow.append(s)
+    assert np.array_equal(fast, np.array(slow))
+
+
+def test_pickle_round_trip_gives_same_future_scores():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=1000)
+    d = ContextNovelty()
+    d.update_many(x[:500])
+    e = pickle.loads(pickle.dumps(d))
+    assert np.array_equal(d.update_many(x[500:]), e.update_many(x[500:]))
+
+
+def test_bounded_memory_and_bad_values():
+    d = ContextNovelty(history=100)
+    rng = np.random.default_rng(3)
+    d.update_many(rng.normal(size=5000))
+    assert len(d._vals) == 100
+    assert d.update(float("nan")) == 0.0 and d.update(float("inf")) == 0.0
+    with pytest.raises(ParamError):
+        ContextNovelty(bins=1)
