@@ -129,8 +129,8 @@ def cloudevents(a: Alert) -> bytes:
     (resolved); extension attributes ``alertid``, ``severity``, ``commune``.
     """
     body = native(a)
-    digest = hashlib.blake2b(body.replace(a.detected_at.encode(), b""),
-                             digest_size=8).hexdigest()
+    stable = native(msgspec.structs.replace(a, detected_at=""))
+    digest = hashlib.blake2b(stable, digest_size=8).hexdigest()
     return _enc.encode({
         "specversion": "1.0",
         "id": f"{a.id}-{a.status}-{digest}",

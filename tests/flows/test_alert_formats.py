@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows.alert_formats import FORMATS, get_alert_format
 from rules.alert import Alert, Impact
@@ -85,3 +87,25 @@ def test_unknown_format():
     assert set(FORMATS) == {"native", "ngsi-ld", "ngsi-ld-kv", "cloudevents"}
     with pytest.raises(ValueError, match="unknown alert format 'xml'"):
         get_alert_format("xml")
+
+
+_text = st.text(max_size=30)
+_num = st.none() | st.floats(allow_nan=False, allow_infinity=False)
+alerts = st.builds(
+    Alert, id=_text, status=st.sampled_from(["firing", "resolved"]), rule=_text, pack=_text,
+    severity=st.sampled_from(["info", "warning", "critical", "weird"]), commune=_text,
+    site=_text, sensor=_text, kind=st.sampled_from(["", "water_level_m", "temperature_c",
+                                                    "door_open", "fill_pct"]),
+    starts_at=_text, ends_at=st.none() | _text, detected_at=_text, value=_num,
+    expected=_num, score=_num, detector=st.none() | _text, summary=_text,
+    impact=st.none() | st.builds(Impact), labels=st.dictionaries(_text, _text, max_size=3))
+
+
+@settings(max_examples=100, deadline=None)
+@given(alerts)
+def test_every_format_encodes_any_alert_to_json(a):
+    for name, enc in FORMATS.items():
+        doc = json.loads(enc(a))
+        assert isinstance(doc, dict), name
+    assert native_decode(FORMATS["native"](a)) == a
+    assert json.loads(FORMATS["cloudevents"](a))["data"] == json.loads(FORMATS["native"](a))
