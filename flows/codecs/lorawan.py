@@ -38,6 +38,8 @@ from models.reading import Reading
 
 #: Tags / attributes that fill reading fields rather than ``attrs``.
 _PLACE = ("commune", "site")
+#: Well-known numeric attributes: their tag values (always strings) become numbers.
+NUMERIC_ATTRS = {"nominal_power_kw", "capacity_l", "alert_level_m", "danger_level_m"}
 
 
 class _CsDevice(msgspec.Struct, rename="camel"):
@@ -104,6 +106,16 @@ class _TtsMessage(msgspec.Struct):
 _tts = msgspec.json.Decoder(_TtsMessage)
 
 
+def _attr(k: str, v: str) -> object:
+    if k in NUMERIC_ATTRS:
+        try:
+            f = float(v)
+        except ValueError:
+            return v
+        return f if f - f == 0.0 else v
+    return v
+
+
 def _env_mapping() -> str | None:
     return os.environ.get("SENTINELLE_LORAWAN_MAPPING") or None
 
@@ -112,7 +124,7 @@ def _readings(device: str, t: float, obj: dict, profiles: tuple[str, ...],
               tags: Mapping[str, str], fmap: FieldMap, extra: dict) -> list[Reading]:
     commune = tags.get("commune", "")
     site = tags.get("site", "")
-    attrs = {k: v for k, v in tags.items() if k not in _PLACE}
+    attrs = {k: _attr(k, v) for k, v in tags.items() if k not in _PLACE}
     attrs.update(extra)
     attrs["device"] = device
     return [
