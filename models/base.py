@@ -124,8 +124,16 @@ class Detector:
         return {k: getattr(self, k) for k in list(sig.parameters)[1:] if hasattr(self, k)}
 
     def clone(self) -> Detector:
-        """A fresh, untrained detector with the same parameters."""
-        return type(self)(**self.params())
+        """A fresh, untrained detector with the same parameters (wrapped detectors too)."""
+
+        def fresh(v):
+            if isinstance(v, Detector):
+                return v.clone()
+            if isinstance(v, (list, tuple)) and any(isinstance(i, Detector) for i in v):
+                return type(v)(fresh(i) for i in v)
+            return v
+
+        return type(self)(**{k: fresh(v) for k, v in self.params().items()})
 
     def __getstate__(self) -> dict:
         state = {"__version__": self.version}

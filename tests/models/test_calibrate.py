@@ -86,3 +86,13 @@ def test_registry_builds_nested_specs():
     assert set(NAMES) >= {"robust_z", "ewma", "hst", "iforest", "likelihood", "ensemble"}
     for name in NAMES:
         assert make(name).name == name
+
+
+def test_clone_gives_fresh_wrapped_detectors():
+    d = build({"name": "ensemble", "members": ["robust_z", {"name": "ewma", "lam": 0.3}]})
+    run(d, noise(500, seed=7))
+    c = d.clone()
+    assert not c.ready and c.how == d.how
+    assert c.members[1].detector.lam == 0.3
+    assert all(a is not b for a, b in zip(c.members, d.members, strict=True))
+    assert all(not m.detector.ready for m in c.members)

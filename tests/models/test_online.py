@@ -110,3 +110,9 @@ def test_iforest_load_refuses_foreign_types(tmp_path):
     sio.dump({"version": 1, "model": Fraction(1, 3)}, tmp_path / "x.skops")
     with pytest.raises(ValueError, match="untrusted"):
         load(tmp_path / "x.skops")
+
+
+@pytest.mark.parametrize("cls", [HST, OCSVM])
+def test_the_seed_matters(cls):
+    xs = sine(1500, seed=8)
+    assert not np.array_equal(run(cls(seed=1), xs), run(cls(seed=2), xs))
