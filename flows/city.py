@@ -61,14 +61,19 @@ def make_engine(cfg: Config) -> Engine:
     return Engine()
 
 
-def make_enricher(cfg: Config) -> Callable[[Reading], Reading] | None:
-    """Registry enrichment (``flows.registry``) when a registry file is configured."""
-    if not cfg.registry:
-        return None
-    from flows.registry import Registry
+def make_codecs(cfg: Config) -> dict[str, tuple[str, Codec]]:
+    """Topic -> (codec name, codec), each wrapped by the sensor registry when one is
+    configured (decode then enrich: a message is wholly decoded or wholly rejected)."""
+    reg = None
+    if cfg.registry:
+        from flows.registry import Registry
 
-    reg = Registry.load(cfg.registry, strict=cfg.strict_registry)
-    return reg.enrich
+        reg = Registry.load(cfg.registry, strict=cfg.strict_registry)
+    out = {}
+    for topic, name in cfg.inputs:
+        codec = get_codec(name, **cfg.codec_options.get(name, {}))
+        out[topic] = (name, reg.wrap(codec) if reg is not None else codec)
+    return out
 
 
 def dlq_message(topic: str, rej: Reject, key: bytes | None = None) -> KafkaSinkMessage:
@@ -91,14 +96,12 @@ class Decoder:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.codecs = {t: (c, get_codec(c)) for t, c in cfg.inputs}
-        self.enrich = make_enricher(cfg)
+        self.codecs = make_codecs(cfg)
 
     def __call__(self, b: RawBatch) -> list[Item]:
         name, codec = self.codecs[b.topic]
         out: list[Item] = []
         dlq = self.cfg.dlq_topic
-        enrich = self.enrich
         append = out.append
         communes: Counter[str] = Counter()
         for i, raw in enumerate(b.values):
@@ -106,8 +109,6 @@ class Decoder:
                 if raw is None:
                     raise CodecError("empty message (null value)")
                 for r in codec(raw):
-                    if enrich is not None:
-                        r = enrich(r)
                     append((r.subject, r))
                     communes[r.commune] += 1
             except Exception as err:  # CodecError, or a codec bug: never stop the flow

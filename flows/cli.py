@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="alert output format: native, ngsi-ld, cloudevents")
     r.add_argument("--rules", action="append", default=[], metavar="PATH",
                    help="rule pack file or directory (repeatable; default: rules/packs)")
-    r.add_argument("--registry", help="sensor registry file (CSV or YAML)")
+    r.add_argument("--registry", help="sensor registry file (CSV or YAML, reloaded on change)")
+    r.add_argument("--mapping", metavar="FILE",
+                   help="LoRaWAN decoded-field -> kind mapping (YAML) for chirpstack/tts inputs")
     r.add_argument("--strict", action="store_true",
                    help="send readings of devices missing from the registry to the DLQ")
     r.add_argument("--from", dest="start", choices=["earliest", "latest"], default="earliest",
@@ -111,7 +113,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = Config(bootstrap=bs, inputs=inputs, alerts_topic=args.alerts, dlq_topic=args.dlq,
                  rules=tuple(args.rules), registry=args.registry, strict_registry=args.strict,
                  start=args.start, tail=not args.no_tail, batch_size=args.batch_size,
-                 alert_format=args.alert_format)
+                 alert_format=args.alert_format,
+                 codec_options={c: {"mapping": args.mapping} for c in ("chirpstack", "tts")}
+                 if args.mapping else {})
     wait_ready(bs, timeout=15)
     if args.process_id in (None, 0):
         create_topics(bs, [*cfg.topics, cfg.alerts_topic, cfg.dlq_topic], args.partitions)

@@ -29,6 +29,8 @@ class Config:
     batch_size: int = 5000
     alert_format: str = "native"
     kafka: dict[str, str] = field(default_factory=dict)
+    #: codec name -> keyword options (e.g. ``{"chirpstack": {"mapping": "lora.yaml"}}``)
+    codec_options: dict[str, dict] = field(default_factory=dict)
 
     @property
     def topics(self) -> list[str]:

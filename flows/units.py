@@ -77,7 +77,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "heartbeat": (0.0, 1.0),
     "lux": (0.0, None),
     "occupancy": (0.0, None),
-    "fill_pct": (0.0, 100.0),
+    "fill_pct": (0.0, 150.0),  # heaped, overflowing containers read above 100 %
     "bike_count": (0.0, None),
     "water_level_m": (None, None),  # relative to a reference, may be negative
     "voltage_v": (0.0, None),
