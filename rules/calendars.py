@@ -59,6 +59,8 @@ class Calendar:
         self._iv: dict[tuple, list] = {}
         self._off = [math.inf, -math.inf, 0.0]  # [lo, hi, utc offset s]
         self._days: dict[int, tuple[bool, bool]] = {}
+        self._fts = math.nan
+        self._fv = (0.0, 0.0, 0.0)
 
     # -- local time ---------------------------------------------------------------
     def offset(self, ts: float) -> float:
@@ -76,11 +78,16 @@ class Calendar:
         return datetime.fromtimestamp(ts, self.tz)
 
     def fields(self, ts: float) -> tuple[float, float, float]:
-        """Local (hour, minute, ISO weekday 1=Monday) of ``ts``."""
+        """Local (hour, minute, ISO weekday 1=Monday) of ``ts`` (the last one is cached)."""
+        if ts == self._fts:
+            return self._fv
         t = ts + self.offset(ts)
         day = t // 86400.0
         sec = t - day * 86400.0
-        return float(int(sec // 3600)), float(int(sec % 3600 // 60)), float((int(day) + 3) % 7 + 1)
+        v = (float(int(sec // 3600)), float(int(sec % 3600 // 60)),
+             float((int(day) + 3) % 7 + 1))
+        self._fts, self._fv = ts, v
+        return v
 
     def _day(self, ts: float) -> tuple[bool, bool]:
         t = ts + self.offset(ts)

@@ -6,16 +6,17 @@ subclass whose ``name`` matches among the modules of :mod:`models`.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import pickle
 import pkgutil
 from collections.abc import Callable
-from functools import cache
 
 import models
 from models.base import Detector
 
 
-@cache
+@functools.cache
 def _scan() -> dict[str, type[Detector]]:
     found: dict[str, type[Detector]] = {}
     for info in pkgutil.iter_modules(models.__path__):
@@ -59,7 +60,14 @@ def factory(name: str, params: dict) -> Callable[[], Detector]:
         def build() -> Detector:
             return cls(**params)
     try:
-        build()
+        proto = build()
     except TypeError as e:
         raise ValueError(f"detector {name!r}: {e}") from None
-    return build
+    # a fresh detector is a copy of a pristine one: unpickling costs microseconds where
+    # building through the registry (signature checks) costs hundreds
+    try:
+        blob = pickle.dumps(proto, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.loads(blob)
+    except Exception:  # noqa: BLE001 - not picklable: build each time
+        return build
+    return functools.partial(pickle.loads, blob)

@@ -32,7 +32,7 @@ from pathlib import Path
 from models.base import Detector
 from models.reading import Reading
 from rules.alert import Alert, Impact
-from rules.calendar import Calendar
+from rules.calendars import Calendar
 from rules.expr import Expr
 from rules.lifecycle import Lifecycle
 from rules.load import READING_VARS, CRule, LoadedPack, load_packs
@@ -44,7 +44,8 @@ INF = math.inf
 class RuleState:
     """One rule on one sensor while it is not idle (pending, firing or clearing)."""
 
-    __slots__ = ("since", "n", "firing", "sev", "clear_since", "clear_n", "r", "score")
+    __slots__ = ("since", "n", "firing", "sev", "clear_since", "clear_n", "hold", "r",
+                 "score")
 
     def __init__(self, since: float) -> None:
         self.since = since          # event time the condition began
@@ -53,16 +54,17 @@ class RuleState:
         self.sev = ""
         self.clear_since = -INF     # event time the clear condition began (while firing)
         self.clear_n = 0
+        self.hold = 0.0             # seconds to keep firing once clear (set when it clears)
         self.r: Reading | None = None  # last reading seen while not idle (for timers)
         self.score: float | None = None
 
     def __getstate__(self) -> tuple:
         return (self.since, self.n, self.firing, self.sev, self.clear_since, self.clear_n,
-                self.r, self.score)
+                self.hold, self.r, self.score)
 
     def __setstate__(self, s: tuple) -> None:
-        (self.since, self.n, self.firing, self.sev, self.clear_since, self.clear_n, self.r,
-         self.score) = s
+        (self.since, self.n, self.firing, self.sev, self.clear_since, self.clear_n,
+         self.hold, self.r, self.score) = s
 
 
 class SensorState:
@@ -126,12 +128,15 @@ class Stats:
 class Plan:
     """The compiled rules and detectors for one sensor (engine-side cache)."""
 
-    __slots__ = ("kind", "rules", "dets", "nd")
+    __slots__ = ("kind", "rules", "dets", "det_keys", "nd")
 
     def __init__(self, kind: str, rules: tuple, dets: tuple, nd: tuple) -> None:
         self.kind = kind
-        self.rules: tuple[tuple[CRule, int], ...] = rules  # (rule, index in dets or -1)
+        #: (rule, index in dets or -1, uid, condition, condition's prefilter terms)
+        self.rules: tuple[tuple[CRule, int, str, Expr, tuple], ...] = tuple(
+            (r, di, r.uid, r.when, r.when.pre) for r, di in rules)  # type: ignore[union-attr]
         self.dets: tuple[tuple[str, object, str], ...] = dets  # (key, factory, name)
+        self.det_keys = tuple(d[0] for d in dets)
         self.nd: tuple[CRule, ...] = nd
 
 
@@ -176,6 +181,8 @@ class Engine:
         self.site_max_age = site_max_age
         self.stats = Stats()
         self._plans: dict[str, Plan] = {}
+        self._clock = self.cal.fields
+        self._attrs: dict[str, tuple[dict, object]] = {}
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | Path] | None = None, **kw: object) -> Engine:
@@ -261,6 +268,8 @@ class Engine:
             base[n] = fast[3]
         elif n == "rate":
             base[n] = fast[4]
+        elif n == "delta":
+            base[n] = fast[5]
         elif n == "ts":
             base[n] = r.ts
         elif n == "kind":
@@ -275,7 +284,13 @@ class Engine:
             lo = r.ts - self.site_max_age
             base[n] = {k: v for k, (t, v) in st.latest.items() if t >= lo}
         elif n == "attrs":
-            base[n] = celify(r.attrs)
+            c = self._attrs.get(r.sensor)
+            if c is None or (c[0] is not r.attrs and c[0] != r.attrs):
+                c = (r.attrs, celify(r.attrs))
+                if len(self._attrs) > 1_000_000:
+                    self._attrs.clear()
+                self._attrs[r.sensor] = c
+            base[n] = c[1]
         elif n in ("hour", "minute", "weekday"):
             base["hour"], base["minute"], base["weekday"] = self.cal.fields(r.ts)
         elif n == "holiday":
@@ -293,7 +308,7 @@ class Engine:
 
     def _test(self, e: Expr, rule: CRule, r: Reading, st: KeyState, fast: tuple,
               det: Detector | None, env: dict, base: dict) -> bool:
-        if not e.prefilter(fast):
+        if not e.prefilter(fast, self._clock):
             return False
         if e.fast_only:
             return True
@@ -367,7 +382,7 @@ class Engine:
                  sensor: str) -> Alert | None:
         _, impact, _, summary, labels = self._explain(rule, rs, r, st, fast, det, rs.since,
                                                       end, rs.sev, env, base)
-        if rule.flap is not None and st.life.flapping(rule.uid, sensor, end, *rule.flap):
+        if rule.flap is not None and rs.hold > rule.keep_s:  # was held for flapping
             labels = {**labels, "flapping": "true"}
         return st.life.resolve(
             rule=rule.name, pack=rule.pack, commune=r.commune, site=r.site, subject=sensor,
@@ -395,26 +410,32 @@ class Engine:
         plans = self._plans
         newest = -INF
         n = 0
+        clock = self._clock
+        full = False
+        cand = INF
         for r in readings:
             n += 1
-            s = sensors.get(r.sensor)
-            p = plans.get(r.sensor)
+            name = r.sensor
+            s = sensors.get(name)
+            p = plans.get(name)
             if p is None or p.kind != r.kind:
                 p = self._plan(r)
             if s is None or s.kind != r.kind:
                 dets = {k: make() for k, make, _ in p.dets} if p.dets else None
-                s = sensors[r.sensor] = SensorState(r.kind, dets, tuple(x.uid for x in p.nd))
+                s = sensors[name] = SensorState(r.kind, dets, tuple(x.uid for x in p.nd))
                 st.commune, st.site = r.commune, r.site
+                full = True
             ts = r.ts
-            if ts <= s.last_ts:
+            last = s.last_ts
+            if ts <= last:
                 late.append(r)
                 continue
             v = r.value
-            if s.last_ts == -INF:
+            if last == -INF:
                 prev, dt, rate = v, 0.0, 0.0
             else:
                 prev = s.last_value
-                dt = ts - s.last_ts
+                dt = ts - last
                 rate = (v - prev) * 3600.0 / dt
             s.last_ts = ts
             s.last_value = v
@@ -423,31 +444,41 @@ class Engine:
                 newest = ts
             latest[r.kind] = (ts, v)
             if s.nd:
-                self._seen(st, s, r, p, dt, now, out)
-            if not p.rules:
+                if s.rs or r.attrs:
+                    full = self._seen(st, s, r, p, dt, now, out) or full
+                elif dt > 0:  # EWMA of the gaps (see _seen)
+                    p0 = s.period
+                    s.period = dt if p0 == 0.0 else p0 + 0.2 * (min(dt, 2.0 * p0) - p0)
+                    if s.period < 0.8 * p0 or p0 == 0.0:  # silence timers due earlier
+                        full = True
+            prules = p.rules
+            if not prules:
                 continue
             scores = None
             dets = s.dets
             if p.dets:
-                if dets is None:  # a plan gained detectors (packs reloaded): build them
-                    dets = s.dets = {}
-                scores = []
-                for key, make, _ in p.dets:
-                    d = dets.get(key)
-                    if d is None:
-                        d = dets[key] = make()  # type: ignore[operator]
-                    scores.append(d.update(v, ts))
-            base: dict = {}
+                try:
+                    scores = [dets[k].update(v, ts) for k in p.det_keys]  # type: ignore[index]
+                except (KeyError, TypeError):  # the plan gained detectors: build them
+                    if dets is None:
+                        dets = s.dets = {}
+                    for key, make, _ in p.dets:
+                        if key not in dets:
+                            dets[key] = make()  # type: ignore[operator]
+                    scores = [dets[k].update(v, ts) for k in p.det_keys]
+            base: dict | None = None
             rsd = s.rs
-            fast0 = (v, None, prev, dt, rate)
-            for rule, di in p.rules:
-                fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate)  # type: ignore[index]
-                rs = rsd.get(rule.uid) if rsd else None
+            attrs = r.attrs
+            fast0 = (v, None, prev, dt, rate, v - prev, ts, attrs)
+            for rule, di, uid, w, pre in prules:
+                fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate, v - prev, ts, attrs)  # type: ignore[index]
+                rs = rsd.get(uid) if rsd else None
                 if rs is None:
-                    # idle: the common case; only the condition is evaluated
-                    w: Expr = rule.when  # type: ignore[assignment]
-                    if not w.prefilter(fast):
+                    # idle, the common case: only the condition's prefilter, mostly
+                    if pre and not w.prefilter(fast, clock):
                         continue
+                    if base is None:
+                        base = {}
                     det = dets[p.dets[di][0]] if di >= 0 else None  # type: ignore[index]
                     if not w.fast_only:
                         env = self._env(w.names, rule, r, st, fast, det, {}, base)
@@ -456,22 +487,36 @@ class Engine:
                     rs = RuleState(ts)
                     if rsd is None:
                         rsd = s.rs = {}
-                    rsd[rule.uid] = rs
+                    rsd[uid] = rs
+                if base is None:
+                    base = {}
                 det = dets[p.dets[di][0]] if di >= 0 else None  # type: ignore[index]
                 a = self._step(rule, rs, r, st, fast, det, ts, now, base)
                 if a is not None:
                     out.append(a)
-                if rs.since == INF:  # back to idle
-                    del rsd[rule.uid]  # type: ignore[union-attr]
+                if rs.since != INF:
+                    d = self._rule_due(rule, rs, st, name, st.lag)
+                    if d is not None and d < cand:
+                        cand = d
+                else:  # back to idle
+                    del rsd[uid]  # type: ignore[union-attr]
                     if not rsd:
                         rsd = s.rs = None
         if newest > -INF:
-            st.lag = now - newest
+            lag = now - newest
+            full = full or lag < st.lag - 1.0  # timers are due earlier than computed
+            st.lag = lag
         self.stats.readings += n
         self.stats.late += len(late)
         if out:
             self._count(out)
-        st.due = self._due(st)
+        # timers: a full recompute when sensors appear or the lag shrinks; otherwise only
+        # earlier deadlines are taken in (a deadline that moved later, e.g. a sensor that
+        # reported again, just wakes the key early: tick() then recomputes them all)
+        if full:
+            st.due = self._due(st)
+        elif cand < INF and (st.due is None or cand < st.due):
+            st.due = cand
         return out, late
 
     def _step(self, rule: CRule, rs: RuleState, r: Reading, st: KeyState, fast: tuple,
@@ -506,8 +551,10 @@ class Engine:
             return None
         if rs.clear_since == -INF:
             rs.clear_since = ts
+            # decided once, when clearing starts: flapping alerts are held longer
+            rs.hold = self._hold(rule, st, r.sensor, ts)
         rs.clear_n += 1
-        hold = self._hold(rule, st, r.sensor, rs.clear_since)
+        hold = rs.hold
         if rule.keep_n and rs.clear_n < rule.keep_n:
             return None
         if hold and ts - rs.clear_since < hold:
@@ -523,30 +570,36 @@ class Engine:
         return max(lo, factor * (s.period or default))
 
     def _seen(self, st: KeyState, s: SensorState, r: Reading, p: Plan, dt: float,
-              now: float, out: list[Alert]) -> None:
-        """A reading arrived: update the sensor's period; resolve its no-data alerts."""
+              now: float, out: list[Alert]) -> bool:
+        """A reading arrived: update the sensor's period; resolve its no-data alerts.
+        True if an alert was resolved (timers need a full recompute)."""
+        done = False
         attr = p.nd[0].no_data[1] if p.nd else None  # type: ignore[index]
         given = r.attrs.get(attr) if attr and r.attrs else None
+        p0 = s.period
         if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:
             s.period = float(given)
+            done = s.period < 0.8 * p0 or p0 == 0.0
         elif dt > 0:
             # EWMA of the gaps; a gap longer than twice the period is an outage, not a new
             # period: it counts as twice the period (a slower sensor still adapts)
-            p0 = s.period
             s.period = dt if p0 == 0.0 else p0 + 0.2 * (min(dt, 2.0 * p0) - p0)
+            done = s.period < 0.8 * p0 or p0 == 0.0
         if s.rs:
             for uid in s.nd:
                 rs = s.rs.get(uid)
                 rule = self.rules.get(uid)
                 if rs is None or rule is None:
                     continue
-                a = self._resolve(rule, rs, r, st, (r.value, None, r.value, 0.0, 0.0), None,
-                                  r.ts, now, {}, {}, r.sensor)
+                fast = (r.value, None, r.value, 0.0, 0.0, 0.0, r.ts, r.attrs)
+                a = self._resolve(rule, rs, r, st, fast, None, r.ts, now, {}, {}, r.sensor)
                 if a is not None:
                     out.append(a)
                 del s.rs[uid]
+                done = True
             if not s.rs:
                 s.rs = None
+        return done
 
     # -- timers -------------------------------------------------------------------------------
     def tick(self, st: KeyState, now: float) -> list[Alert]:
@@ -569,8 +622,8 @@ class Engine:
                         s.rs = {}
                     s.rs[uid] = rs
                     est = max(rs.since, now - lag)
-                    a = self._fire(rule, rs, r, st, (r.value, None, r.value, 0.0, 0.0), None,
-                                   est, now, {}, {})
+                    fast = (r.value, None, r.value, 0.0, 0.0, 0.0, r.ts, r.attrs)
+                    a = self._fire(rule, rs, r, st, fast, None, est, now, {}, {})
                     if a is not None:
                         out.append(a)
             if not s.rs:
@@ -586,7 +639,7 @@ class Engine:
                 if due is None or now < due:
                     continue
                 r = rs.r
-                fast = (r.value, rs.score, r.value, 0.0, 0.0)
+                fast = (r.value, rs.score, r.value, 0.0, 0.0, 0.0, r.ts, r.attrs)
                 det = s.dets.get(rule.det_key) if (s.dets and rule.det_key) else None
                 if not rs.firing:
                     a = self._fire(rule, rs, r, st, fast, det, rs.since + rule.for_s, now,
@@ -620,8 +673,7 @@ class Engine:
         if rs.clear_since > -INF:
             if rule.keep_n and rs.clear_n < rule.keep_n:
                 return None
-            hold = self._hold(rule, st, sensor, rs.clear_since)
-            return rs.clear_since + hold + lag
+            return rs.clear_since + rs.hold + lag
         nxt = rule.next_escalation(rs.sev)
         return None if nxt is None else rs.since + nxt + lag
 

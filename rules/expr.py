@@ -22,14 +22,20 @@ from collections.abc import Callable, Iterable
 
 import cel
 
-#: Numbers known per reading without building a CEL context (index in the "fast" tuple).
-FAST = {"value": 0, "score": 1, "prev": 2, "dt": 3, "rate": 4}
+#: Numbers known per reading without building a CEL context: their index in the "fast"
+#: tuple ``(value, score, prev, dt, rate, delta, ts, attrs)``, or, from 8 on, 8 + their
+#: index in the local clock fields ``(hour, minute, weekday)`` of ``ts``.
+FAST = {"value": 0, "score": 1, "prev": 2, "dt": 3, "rate": 4, "delta": 5, "hour": 8,
+        "minute": 9, "weekday": 10}
+TS, ATTRS, CLOCK = 6, 7, 8
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
     "==": operator.eq, "!=": operator.ne,
 }
-_ATOM = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)\s*$")
+_ATOM = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|==|!=|>|<)\s*"
+                   r"(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|attrs\.([A-Za-z_]\w*))\s*$")
+_HAS = re.compile(r"^\s*has\(\s*attrs\.([A-Za-z_]\w*)\s*\)\s*$")
 _TOKEN = re.compile(
     r"(\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*')"  # 1: string literal
     r"|(\b\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+|\b\d+[eE][+-]?\d+|\b0[xX][0-9a-fA-F]+u?|\b\d+u\b)"
@@ -139,21 +145,48 @@ class Expr:
             raise ExprError(f"unknown function(s) {', '.join(bad)} in {src!r}")
         self.names = tuple(names)
         self.funcs = tuple(f for f in funcs if f in EXTRA_FUNCS)
-        pre: list[tuple[int, Callable[[float, float], bool], float]] = []
+        # prefilter terms (i, op, c, key): fast[i] op c; clock field i - CLOCK op c;
+        # with a key: fast[i] op attrs[key] (a number), or, for i == -1, has(attrs.key)
+        pre: list[tuple[int, Callable, float, str | None]] = []
         terms = _split_and(src)
         fast_terms = 0
         for t in terms or ():
             m = _ATOM.match(t)
-            if m and m.group(1) in FAST:
-                pre.append((FAST[m.group(1)], _OPS[m.group(2)], float(m.group(3))))
+            h = _HAS.match(t)
+            if m and m.group(1) in FAST and (m.group(4) is None or FAST[m.group(1)] < TS):
+                key = m.group(4)
+                pre.append((FAST[m.group(1)], _OPS[m.group(2)],
+                            0.0 if key else float(m.group(3)), key))
                 fast_terms += 1
-        self.pre = tuple(pre)
+            elif h:
+                pre.append((-1, operator.contains, 0.0, h.group(1)))
+                fast_terms += 1
+        # cheap terms first: reading numbers, attributes, then clock fields
+        self.pre = tuple(sorted(pre, key=lambda t: (t[0] >= CLOCK, t[3] is not None)))
         self.fast_only = terms is not None and fast_terms == len(terms)
 
-    def prefilter(self, fast: tuple) -> bool:
-        """False when a plain-number ``&&`` term is false (the whole expression is)."""
-        for i, op, c in self.pre:
-            x = fast[i]
+    def prefilter(self, fast: tuple, clock: Callable[[float], tuple] | None = None) -> bool:
+        """False when a cheap ``&&`` term is false (then the whole expression is).
+
+        ``fast`` is ``(value, score, prev, dt, rate, delta, ts, attrs)``; ``clock(ts)``
+        gives the local ``(hour, minute, weekday)`` (called only when a term needs it)."""
+        for i, op, c, key in self.pre:
+            if key is not None:
+                attrs = fast[ATTRS]
+                if i < 0:
+                    if not attrs or key not in attrs:
+                        return False
+                    continue
+                c = attrs.get(key) if attrs else None
+                if c is None or c is True or c is False or not isinstance(c, int | float):
+                    return False
+                x = fast[i]
+            elif i < TS:
+                x = fast[i]
+            elif clock is None:
+                continue
+            else:
+                x = clock(fast[TS])[i - CLOCK]
             if x is None or not op(x, c):
                 return False
         return True

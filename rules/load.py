@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from models.base import Detector
 from rules import detectors
-from rules.calendar import parse as parse_hours
+from rules.calendars import parse as parse_hours
 from rules.expr import Expr, ExprError
 from rules.schema import Match, Pack, Rule, Schedule
 
@@ -30,7 +30,7 @@ PACKS = Path(__file__).parent / "packs"
 
 #: Variables every expression may use (see the README of rules/packs for their meaning).
 READING_VARS = frozenset({
-    "value", "prev", "dt", "rate", "ts", "kind", "sensor", "commune", "site_id", "site",
+    "value", "prev", "dt", "rate", "delta", "ts", "kind", "sensor", "commune", "site_id", "site",
     "attrs", "hour", "minute", "weekday", "holiday", "school_holiday",
 })
 DETECTOR_VARS = frozenset({"score", "expected", "ready"})

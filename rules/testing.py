@@ -126,6 +126,7 @@ def simulate(engine: Engine, rs: list[Reading], until: float | None = None,
     end = max([until or -math.inf] + [r.ts + lag for r in rs])
     i = 0
     guard = 0
+    clock = -math.inf  # processing time never goes back
     while True:
         nxt_r = rs[i].ts + lag if i < len(rs) else math.inf
         key, due = None, math.inf
@@ -137,8 +138,10 @@ def simulate(engine: Engine, rs: list[Reading], until: float | None = None,
             guard += 1
             if guard > 100_000:
                 raise RuntimeError("timers do not advance")
-            out.extend(engine.tick(states[key], due))
-            if engine.deadline(states[key]) == due:
+            clock = max(clock, due)
+            out.extend(engine.tick(states[key], clock))
+            nd = engine.deadline(states[key])
+            if nd is not None and nd <= due:
                 raise RuntimeError(f"timer at {due} did not advance for key {key}")
             continue
         if i >= len(rs) or nxt_r > end:
@@ -148,7 +151,8 @@ def simulate(engine: Engine, rs: list[Reading], until: float | None = None,
         st = states.get(r.subject)
         if st is None:
             st = states[r.subject] = engine.new_state()
-        out.extend(engine.process(st, (r,), r.ts + lag)[0])
+        clock = max(clock, r.ts + lag)
+        out.extend(engine.process(st, (r,), clock)[0])
     return out
 
 
