@@ -5,6 +5,8 @@ Each slot keeps an exponentially weighted mean and variance of the values seen i
 value is scored against its own slot: ``|x - mean_slot| / sd_slot``. With
 ``period="week"`` a slot of the week profile that has not yet seen ``min_per_slot``
 values falls back to the hour-of-day profile, so a new sensor is useful after one day.
+Public holidays (French by default, via the ``holidays`` package; ``subdiv="57"`` adds
+Moselle's Good Friday and St Stephen's Day) count as Sundays in the week profile.
 Slots are in local time (Europe/Paris by default, DST included); the UTC-hour -> slot map
 is cached, so an update costs O(1) and no datetime arithmetic. Memory: 24 + 168 slots.
 """
@@ -17,22 +19,36 @@ from functools import lru_cache
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+import holidays
+
 from models.base import Detector, ParamError, check, choice
 
 
+@lru_cache(maxsize=16)
+def calendar(country: str, subdiv: str | None = None) -> holidays.HolidayBase:
+    """The public holidays of ``country`` (and subdivision), years filled in lazily."""
+    return holidays.country_holidays(country, subdiv=subdiv)
+
+
 @lru_cache(maxsize=8192)
-def slot_of_hour(utc_hour: int, tz: str) -> tuple[int, int]:
+def slot_of_hour(
+    utc_hour: int, tz: str, country: str | None = None, subdiv: str | None = None
+) -> tuple[int, int]:
     """(hour of day, hour of week with Monday 00h = 0) in ``tz`` of an epoch hour index.
 
     Offsets in Europe change only on whole UTC hours, so one lookup per UTC hour is exact.
+    With ``country``, a public holiday is slotted as a Sunday.
 
     Examples
     --------
     >>> slot_of_hour(1_800_000_000 // 3600, "Europe/Paris")  # 2027-01-15 08:00 UTC, a Friday
     (9, 105)
+    >>> slot_of_hour(1_815_552_000 // 3600, "Europe/Paris", "FR")  # 2027-07-14 10:00, a Wed
+    (10, 154)
     """
     t = datetime.fromtimestamp(utc_hour * 3600, ZoneInfo(tz))
-    return t.hour, t.weekday() * 24 + t.hour
+    day = 6 if country and t.date() in calendar(country, subdiv) else t.weekday()
+    return t.hour, day * 24 + t.hour
 
 
 class Seasonal(Detector):
@@ -50,6 +66,10 @@ class Seasonal(Detector):
         Warm-up: the score is 0 until this many values have been learnt in total.
     tz
         IANA time zone the profile is kept in.
+    country
+        ISO code of the country whose public holidays count as Sundays (None: no holidays).
+    subdiv
+        Subdivision of ``country`` with its own holidays (e.g. ``"57"``, Moselle).
     min_scale
         Floor on a slot's standard deviation, absolute.
     rel_scale
@@ -70,7 +90,8 @@ class Seasonal(Detector):
     """
 
     __slots__ = (
-        "period", "alpha", "min_per_slot", "min_samples", "tz", "min_scale", "rel_scale",
+        "period", "alpha", "min_per_slot", "min_samples", "tz", "country", "subdiv",
+        "min_scale", "rel_scale",
         "_n", "_dn", "_dm", "_dv", "_wn", "_wm", "_wv",
     )  # fmt: skip
     name: ClassVar[str] = "seasonal"
@@ -82,6 +103,8 @@ class Seasonal(Detector):
         min_per_slot: int = 3,
         min_samples: int = 72,
         tz: str = "Europe/Paris",
+        country: str | None = "FR",
+        subdiv: str | None = None,
         min_scale: float = 1e-6,
         rel_scale: float = 0.01,
         guard: float | None = None,
@@ -97,11 +120,20 @@ class Seasonal(Detector):
             ZoneInfo(tz)
         except Exception as e:  # ZoneInfoNotFoundError, ValueError, TypeError
             raise ParamError(f"tz={tz!r} is not a known time zone") from e
+        if country is None and subdiv is not None:
+            raise ParamError(f"subdiv={subdiv!r} needs a country")
+        if country is not None:
+            try:
+                calendar(country, subdiv)
+            except Exception as e:  # NotImplementedError for an unknown country/subdivision
+                raise ParamError(f"country={country!r}, subdiv={subdiv!r}: {e}") from e
         self.period = period
         self.alpha = float(alpha)
         self.min_per_slot = int(min_per_slot)
         self.min_samples = int(min_samples)
         self.tz = tz
+        self.country = country
+        self.subdiv = subdiv
         self.min_scale = float(min_scale)
         self.rel_scale = float(rel_scale)
         self._n = 0
@@ -115,7 +147,7 @@ class Seasonal(Detector):
 
     def _baseline(self, ts: float) -> tuple[float, float] | None:
         """(mean, sd) of the slot ``ts`` falls in, or None if that slot is not ready."""
-        h, w = slot_of_hour(int(ts // 3600), self.tz)
+        h, w = slot_of_hour(int(ts // 3600), self.tz, self.country, self.subdiv)
         if self._wn and self._wn[w] >= self.min_per_slot:
             m, v = self._wm[w], self._wv[w]
         elif self._dn[h] >= self.min_per_slot:
@@ -136,7 +168,7 @@ class Seasonal(Detector):
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         self._n += 1
-        h, w = slot_of_hour(int(ts // 3600), self.tz)
+        h, w = slot_of_hour(int(ts // 3600), self.tz, self.country, self.subdiv)
         profiles = [(self._dn, self._dm, self._dv, h)]
         if self._wn:
             profiles.append((self._wn, self._wm, self._wv, w))

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from models.base import ParamError
 from models.seasonal import Seasonal, slot_of_hour
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -68,3 +69,27 @@ def test_local_time_and_dst():
     assert slot_of_hour(int(jan // 3600), "Europe/Paris")[0] == 9
     assert slot_of_hour(int(jul // 3600), "Europe/Paris")[0] == 9
     assert slot_of_hour(int(jan // 3600), "UTC")[0] == 8
+
+
+def test_public_holidays_are_sundays(trained):
+    d = trained["week"]  # learnt Jan 4 - Jan 31: Sundays are 1 kW all day
+    ascension, thursday = epoch(2027, 5, 6, 10, 30), epoch(2027, 5, 13, 10, 30)
+    assert d.expected(ascension) == pytest.approx(1.0, abs=0.3)  # a holiday: Sunday profile
+    assert d.expected(thursday) == pytest.approx(10.0, abs=0.3)
+    assert d.score_one(10.0, ascension) > 20  # lights on on a holiday
+    hour = int(ascension // 3600)
+    assert slot_of_hour(hour, "Europe/Paris", "FR")[1] == 6 * 24 + 10
+    assert slot_of_hour(hour, "Europe/Paris")[1] == 3 * 24 + 10  # no calendar: a Thursday
+
+
+def test_moselle_has_its_own_holidays():
+    boxing_day = int(epoch(2028, 12, 26, 10, 0) // 3600)  # a Tuesday
+    assert slot_of_hour(boxing_day, "Europe/Paris", "FR")[1] == 1 * 24 + 10
+    assert slot_of_hour(boxing_day, "Europe/Paris", "FR", "57")[1] == 6 * 24 + 10
+
+
+def test_bad_calendar_params():
+    with pytest.raises(ParamError, match="country"):
+        Seasonal(country="XX")
+    with pytest.raises(ParamError, match="subdiv"):
+        Seasonal(country=None, subdiv="57")
