@@ -29,6 +29,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
 from flows import metrics
 from flows.codecs.base import Codec, CodecError, Reject
+from flows.codecs.json import encode as encode_reading
 from flows.config import Config
 from flows.source import KafkaBatchSource, RawBatch
 from models.reading import Reading
@@ -104,6 +105,7 @@ class Decoder:
         dlq = self.cfg.dlq_topic
         append = out.append
         communes: Counter[str] = Counter()
+        echo = self.cfg.readings_out
         for i, raw in enumerate(b.values):
             try:
                 if raw is None:
@@ -111,6 +113,9 @@ class Decoder:
                 for r in codec(raw):
                     append((r.subject, r))
                     communes[r.commune] += 1
+                    if echo:
+                        append((None, KafkaSinkMessage(r.sensor.encode(), encode_reading(r),
+                                                       topic=echo)))
             except Exception as err:  # CodecError, or a codec bug: never stop the flow
                 reason = str(err) if isinstance(err, CodecError) else (
                     f"codec error: {type(err).__name__}: {err}")
@@ -138,12 +143,10 @@ class EngineLogic(StatefulBatchLogic[Reading, KafkaSinkMessage, bytes]):
             metrics.ALERTS.labels(a.commune, a.rule, a.status).inc()
             out.append(KafkaSinkMessage(key=a.id.encode(), value=self.encode(a), topic=topic))
         if late:
-            from flows.codecs.json import encode as enc
-
             metrics.LATE.inc(len(late))
             for r in late:
-                rej = Reject(enc(r), "late: event time not after the sensor's last reading",
-                             "engine")
+                rej = Reject(encode_reading(r),
+                             "late: event time not after the sensor's last reading", "engine")
                 out.append(dlq_message(self.cfg.dlq_topic, rej, r.sensor.encode()))
         return out
 

@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="input topic and its codec (repeatable; default readings=json)")
     r.add_argument("--alerts", default="alerts", help="alerts topic (default alerts)")
     r.add_argument("--dlq", default="readings.dlq", help="dead-letter topic")
+    r.add_argument("--readings-out", metavar="TOPIC",
+                   help="also write every decoded, enriched reading there (native JSON)")
     r.add_argument("--alert-format", default="native",
                    help="alert output format: native, ngsi-ld, cloudevents")
     r.add_argument("--rules", action="append", default=[], metavar="PATH",
@@ -113,12 +115,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = Config(bootstrap=bs, inputs=inputs, alerts_topic=args.alerts, dlq_topic=args.dlq,
                  rules=tuple(args.rules), registry=args.registry, strict_registry=args.strict,
                  start=args.start, tail=not args.no_tail, batch_size=args.batch_size,
-                 alert_format=args.alert_format,
+                 alert_format=args.alert_format, readings_out=args.readings_out,
                  codec_options={c: {"mapping": args.mapping} for c in ("chirpstack", "tts")}
                  if args.mapping else {})
     wait_ready(bs, timeout=15)
     if args.process_id in (None, 0):
-        create_topics(bs, [*cfg.topics, cfg.alerts_topic, cfg.dlq_topic], args.partitions)
+        extra = [cfg.readings_out] if cfg.readings_out else []
+        create_topics(bs, [*cfg.topics, cfg.alerts_topic, cfg.dlq_topic, *extra],
+                      args.partitions)
     metrics.serve(args.metrics_port)
     addresses = args.addresses.split(";") if args.addresses else None
     print(f"sentinelle: reading {', '.join(f'{t} ({c})' for t, c in inputs)} from {bs}; "

@@ -28,6 +28,9 @@ class Config:
     tail: bool = True
     batch_size: int = 5000
     alert_format: str = "native"
+    #: when set, every decoded, enriched reading is also written there in the native
+    #: contract (a normalised stream for dashboards and for checking codecs end to end)
+    readings_out: str | None = None
     kafka: dict[str, str] = field(default_factory=dict)
     #: codec name -> keyword options (e.g. ``{"chirpstack": {"mapping": "lora.yaml"}}``)
     codec_options: dict[str, dict] = field(default_factory=dict)
