@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from rules.load import PackErrors, load_packs
-from rules.testing import test_files
+from rules.testing import case_files
 
 
 def check_paths(paths: Iterable[str | Path] | None = None) -> list[str]:
@@ -28,7 +28,7 @@ def check_paths(paths: Iterable[str | Path] | None = None) -> list[str]:
         load_packs(paths or None)
     except PackErrors as e:
         errors.extend(str(x) for x in e.errors)
-    for t in test_files(paths or None):
+    for t in case_files(paths or None):
         try:
             doc = yaml.safe_load(t.read_text())
         except (OSError, yaml.YAMLError) as e:

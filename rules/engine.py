@@ -542,6 +542,10 @@ class Engine:
         else:
             cleared = not self._test(rule.when, rule, r, st, fast, det, env, base)  # type: ignore[arg-type]
         if not cleared:
+            if rs.clear_since > -INF and rs.hold > rule.keep_s and rule.flap is not None:
+                # back while held for flapping: it would have been a new alert, so it
+                # counts as a start and keeps the flapping state alive
+                st.life.started(rule.uid, r.sensor, ts, rule.flap[1])
             rs.clear_since = -INF
             rs.clear_n = 0
             rs.n += 1

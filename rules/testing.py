@@ -241,7 +241,7 @@ def run_file(path: str | Path) -> list[Result]:
     return results
 
 
-def test_files(paths: list[str | Path] | None = None) -> list[Path]:
+def case_files(paths: list[str | Path] | None = None) -> list[Path]:
     """Test files for ``paths``: a pack file's ``tests/<stem>.yaml``, a directory's
     ``tests/*.yaml``, or a test file itself (a YAML file with a ``tests`` key)."""
     out: list[Path] = []
@@ -257,6 +257,6 @@ def test_files(paths: list[str | Path] | None = None) -> list[Path]:
 def run_tests(paths: list[str | Path] | None = None) -> list[Result]:
     """Run the test cases of every pack under ``paths`` (default: the shipped packs)."""
     results: list[Result] = []
-    for f in test_files(paths):
+    for f in case_files(paths):
         results.extend(run_file(f))
     return results
