@@ -63,17 +63,24 @@ class Detector:
 
     ``guard``: when set, a value whose score is at or above it is not learnt
     ("do not learn from anomalies"), so a long anomaly does not become the norm.
+    ``patience``: with a guard, after this many held-back values in a row the detector
+    learns anyway, so a lasting change (a new baseline) stops alerting once learnt;
+    None (the default) holds back for ever.
     """
 
-    __slots__ = ("guard",)
+    __slots__ = ("guard", "patience", "_held")
     #: Bumped whenever the pickled state layout changes.
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     name: ClassVar[str] = "detector"
 
-    def __init__(self, guard: float | None = None) -> None:
+    def __init__(self, guard: float | None = None, patience: int | None = None) -> None:
         if guard is not None:
             check("guard", guard, lo=0.0)
+        if patience is not None:
+            check("patience", patience, lo=0, integer=True)
         self.guard = guard
+        self.patience = None if patience is None else int(patience)
+        self._held = 0  # values held back by the guard in a row
 
     # -- protocol ---------------------------------------------------------------
     @property
@@ -95,9 +102,22 @@ class Detector:
         if x - x != 0.0:
             return 0.0
         s = self.score_one(x, ts)
-        if self.guard is None or s < self.guard:
+        if self.admit(s):
             self.learn_one(x, ts)
         return s
+
+    def admit(self, s: float) -> bool:
+        """Whether a value that scored ``s`` is learnt (guard and patience); counts holds.
+
+        Called once per value by ``update`` (never by ``score_one``).
+        """
+        g = self.guard
+        if g is None or s < g:
+            if self._held:
+                self._held = 0
+            return True
+        self._held += 1
+        return self.patience is not None and self._held > self.patience
 
     def update_many(self, xs: np.ndarray, ts: np.ndarray | None = None) -> np.ndarray:
         """``update`` over a batch (values, optional epoch-second times); returns the scores.

@@ -52,6 +52,9 @@ class Likelihood(Detector):
     guard
         Values whose likelihood is at or above this are learnt neither by the wrapped
         detector nor by the score distribution.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -81,8 +84,9 @@ class Likelihood(Detector):
         two_sided: bool = False,
         log: bool = False,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         if not isinstance(detector, Detector):
             raise ParamError(f"detector={detector!r} must be a Detector")
         check("short", short, lo=1, hi=10_000, integer=True)
@@ -152,8 +156,7 @@ class Likelihood(Detector):
         self._learn_raw(raw)
 
     def _learn_inner(self, x: float, ts: float, raw: float) -> None:
-        g = self.detector.guard
-        if g is None or raw < g:
+        if self.detector.admit(raw):
             self.detector.learn_one(x, ts)
 
     def update(self, x: float, ts: float = 0.0) -> float:
@@ -165,7 +168,7 @@ class Likelihood(Detector):
         else:
             raw = self.detector.score_one(x, ts)
             s = self.likelihood(raw)
-            if s >= self.guard:
+            if not self.admit(s):
                 return s
             self._learn_inner(x, ts, raw)
         self._learn_raw(raw)

@@ -35,6 +35,9 @@ class CUSUM(Detector):
         Floor on the baseline standard deviation relative to ``|mean|``.
     guard
         Do not learn values scoring at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -62,8 +65,9 @@ class CUSUM(Detector):
         min_scale: float = 1e-6,
         rel_scale: float = 0.001,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("k", k, lo=0.0)
         check("h", h, lo=1e-9)
         check("alpha", alpha, lo=1e-9, hi=0.999)

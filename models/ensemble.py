@@ -30,6 +30,9 @@ class Ensemble(Detector):
         Wrap each member that is not already a :class:`Likelihood` in one.
     guard
         Do not let any member learn values whose combined score is at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -52,8 +55,9 @@ class Ensemble(Detector):
         how: str = "max",
         calibrate: bool = True,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         choice("how", how, ("max", "mean"))
         if not members or not all(isinstance(m, Detector) for m in members):
             raise ParamError(f"members={members!r} must be a non-empty list of Detectors")

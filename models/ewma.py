@@ -32,6 +32,9 @@ class EWMA(Detector):
         Floor on the baseline standard deviation relative to ``|mean|``.
     guard
         Do not learn values scoring at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -56,8 +59,9 @@ class EWMA(Detector):
         min_scale: float = 1e-6,
         rel_scale: float = 0.001,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("lam", lam, lo=1e-6, hi=1.0)
         check("alpha", alpha, lo=1e-9, hi=0.999)
         check("min_samples", min_samples, lo=2, integer=True)

@@ -28,6 +28,9 @@ class Flatline(Detector):
         Warm-up: the score is 0 until this many values have been learnt.
     guard
         Do not learn values scoring at or above this (rarely wanted here).
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -46,8 +49,9 @@ class Flatline(Detector):
         rel_tol: float = 0.0,
         min_samples: int = 12,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("run", run, lo=1, integer=True)
         check("tol", tol, lo=0.0)
         check("rel_tol", rel_tol, lo=0.0)

@@ -42,6 +42,9 @@ class Forecast(Detector):
         Floor on the residual RMS, in standardised units.
     guard
         Do not learn values scoring at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -73,8 +76,9 @@ class Forecast(Detector):
         min_samples: int = 50,
         min_scale: float = 1e-3,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("p", p, lo=0, hi=64, integer=True)
         check("d", d, lo=0, hi=2, integer=True)
         check("q", q, lo=0, hi=64, integer=True)

@@ -85,6 +85,9 @@ class HST(Detector):
         Random seed of the tree structure.
     guard
         Do not learn values scoring at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -100,7 +103,6 @@ class HST(Detector):
         "_lo", "_hi", "_hist", "_l", "_r", "_count", "_first",
     )  # fmt: skip
     name: ClassVar[str] = "hst"
-    version: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -111,8 +113,9 @@ class HST(Detector):
         limits: tuple[float, float] | None = None,
         seed: int | None = 42,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("n_trees", n_trees, lo=1, hi=1000, integer=True)
         check("height", height, lo=1, hi=16, integer=True)
         check("window_size", window_size, lo=2, hi=65535, integer=True)
@@ -216,7 +219,7 @@ class HST(Detector):
             return 0.0
         path = self._path(self._features(x))  # one walk serves both score and learn
         s = 0.0 if self._first else self._score(path)
-        if self.guard is None or s < self.guard:
+        if self.admit(s):
             self._learn_path(x, path)
         return s
 

@@ -71,6 +71,9 @@ class IForest(Detector):
         ``random_state`` of every fit.
     guard
         Do not learn values scoring at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -98,8 +101,9 @@ class IForest(Detector):
         max_samples: int = 256,
         seed: int = 42,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("history", history, lo=16, hi=1_000_000, integer=True)
         check("refit_every", refit_every, lo=1, integer=True)
         check("min_samples", min_samples, lo=16, integer=True)
@@ -196,7 +200,7 @@ class IForest(Detector):
         vals = xs[pos].tolist()
         rows = self._rows(vals)
         self._push(vals)
-        i, m, guard = 0, len(vals), self.guard
+        i, m = 0, len(vals)
         while i < m:
             if self._fitted:  # no refit can happen before `left` more rows are learnt
                 left = self.refit_every - self._since
@@ -206,7 +210,7 @@ class IForest(Detector):
                 chunk = np.zeros(min(left, m - i))
             for k, s in enumerate(chunk.tolist()):
                 out[pos[i + k]] = s
-                if (guard is None or s < guard) and self._learn_row(rows[i + k]):
+                if self.admit(s) and self._learn_row(rows[i + k]):
                     break  # refitted: score the rest with the new forest
             i += k + 1
         return out

@@ -61,6 +61,9 @@ class OCSVM(Detector):
         Seed of the random projection.
     guard
         Do not learn values scoring at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -89,8 +92,9 @@ class OCSVM(Detector):
         min_samples: int = 100,
         seed: int = 42,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("nu", nu, lo=1e-6, hi=0.999)
         check("lags", lags, lo=1, hi=64, integer=True)
         check("n_components", n_components, lo=1, hi=4096, integer=True)

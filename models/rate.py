@@ -32,6 +32,9 @@ class Rate(Detector):
         Floor on the rate's standard deviation relative to the typical ``|value|``.
     guard
         Do not learn values scoring at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -56,8 +59,9 @@ class Rate(Detector):
         min_scale: float = 1e-6,
         rel_scale: float = 0.001,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("alpha", alpha, lo=1e-9, hi=0.999)
         check("min_samples", min_samples, lo=2, integer=True)
         check("min_scale", min_scale, lo=0.0)

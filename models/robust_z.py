@@ -30,6 +30,9 @@ class RobustZ(Detector):
         Floor on the scale relative to ``|median|`` (e.g. 0.01 = 1 %).
     guard
         Do not learn values scoring at or above this (see :class:`models.base.Detector`).
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -52,8 +55,9 @@ class RobustZ(Detector):
         min_scale: float = 1e-6,
         rel_scale: float = 0.01,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("window", window, lo=4, integer=True)
         check("min_samples", min_samples, lo=2, hi=window, integer=True)
         check("min_scale", min_scale, lo=0.0)

@@ -76,6 +76,9 @@ class Seasonal(Detector):
         Floor on a slot's standard deviation relative to ``|slot mean|``.
     guard
         Do not learn values scoring at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -108,8 +111,9 @@ class Seasonal(Detector):
         min_scale: float = 1e-6,
         rel_scale: float = 0.01,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         choice("period", period, ("day", "week"))
         check("alpha", alpha, lo=1e-9, hi=0.999)
         check("min_per_slot", min_per_slot, lo=2, integer=True)

@@ -29,6 +29,9 @@ class ZScore(Detector):
         Floor on the standard deviation relative to ``|mean|``.
     guard
         Do not learn values scoring at or above this.
+    patience
+        With ``guard``: after this many held-back values in a row, learn anyway, so a
+        lasting change becomes the new normal (None: never).
 
     Examples
     --------
@@ -51,8 +54,9 @@ class ZScore(Detector):
         min_scale: float = 1e-6,
         rel_scale: float = 0.01,
         guard: float | None = None,
+        patience: int | None = None,
     ) -> None:
-        super().__init__(guard)
+        super().__init__(guard, patience)
         check("window", window, lo=2, integer=True)
         check("min_samples", min_samples, lo=2, hi=window, integer=True)
         check("min_scale", min_scale, lo=0.0)

@@ -36,6 +36,23 @@ def test_guard_keeps_anomalies_out_of_the_window():
     assert min(shifted_guarded) > 6  # still anomalous: never learnt
 
 
+def test_patience_lets_a_lasting_change_become_the_norm():
+    base = [10.0 + 0.1 * (i % 3) for i in range(40)]
+    stubborn = RobustZ(window=20, min_samples=10, guard=6)
+    patient = RobustZ(window=20, min_samples=10, guard=6, patience=5)
+    for d in (stubborn, patient):
+        for x in base:
+            d.update(x)
+    a = [stubborn.update(50.0) for _ in range(40)]
+    b = [patient.update(50.0) for _ in range(40)]
+    assert min(a) > 6  # held back for ever
+    assert min(b[:6]) > 6  # held back for `patience` readings, then learnt
+    first_ok = next(i for i, s in enumerate(b) if s < 6)
+    assert 6 < first_ok <= 6 + 10 and b[-1] < 1  # within half a window of learning
+    with pytest.raises(ParamError, match="patience"):
+        RobustZ(patience=-1)
+
+
 def test_state_version_is_checked():
     d = RobustZ()
     state = d.__getstate__()
@@ -51,5 +68,6 @@ def test_params_and_clone():
     c = d.clone()
     assert c.params() == d.params() == {
         "window": 50, "min_samples": 10, "min_scale": 1e-6, "rel_scale": 0.01, "guard": 8.0,
+        "patience": None,
     }  # fmt: skip
     assert len(c._buf) == 0 and isinstance(c, Detector)

@@ -47,6 +47,22 @@ def test_conformance(name, check):
     CHECKS[check](lambda: make(name))
 
 
+#: Guarded configurations: the guard paths of overridden ``update`` / ``update_many``.
+GUARDED = {
+    "robust_z": {"guard": 4.0, "patience": 20},
+    "hst": {"guard": 0.9, "patience": 50},
+    "iforest": {"guard": 0.6, "patience": 10},
+    "likelihood": {"guard": 0.999, "patience": 30},
+    "ensemble": {"guard": 0.999},
+}
+
+
+@pytest.mark.parametrize("check", ["pickle_roundtrip", "batch_equals_loop", "deterministic"])
+@pytest.mark.parametrize("name", list(GUARDED))
+def test_conformance_guarded(name, check):
+    CHECKS[check](lambda: make(name, **GUARDED[name]))
+
+
 @pytest.mark.million
 @pytest.mark.parametrize("name", FAST)
 def test_bounded_memory_1m(name):
