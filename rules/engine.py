@@ -183,6 +183,13 @@ class Engine:
         self._plans: dict[str, Plan] = {}
         self._clock = self.cal.fields
         self._attrs: dict[str, tuple[dict, object]] = {}
+        # the stream's event-time clock, shared by all keys of this engine: the newest
+        # event time seen, when (processing time) it was seen, and how many event seconds
+        # pass per processing second (1 live, more when replaying or catching up)
+        self._ev = -INF
+        self._ev_now = 0.0
+        self._sp = (-INF, 0.0)
+        self.speed = 1.0
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | Path] | None = None, **kw: object) -> Engine:
@@ -506,6 +513,13 @@ class Engine:
             lag = now - newest
             full = full or lag < st.lag - 1.0  # timers are due earlier than computed
             st.lag = lag
+            if newest > self._ev:
+                self._ev, self._ev_now = newest, now
+            ev0, now0 = self._sp
+            if now - now0 >= 2.0:
+                if ev0 > -INF:
+                    self.speed = max(1.0, 0.5 * self.speed + 0.5 * (self._ev - ev0) / (now - now0))
+                self._sp = (self._ev, now)
         self.stats.readings += n
         self.stats.late += len(late)
         if out:
@@ -514,7 +528,7 @@ class Engine:
         # earlier deadlines are taken in (a deadline that moved later, e.g. a sensor that
         # reported again, just wakes the key early: tick() then recomputes them all)
         if full:
-            st.due = self._due(st)
+            st.due = self._due(st, now)
         elif cand < INF and (st.due is None or cand < st.due):
             st.due = cand
         return out, late
@@ -617,7 +631,7 @@ class Engine:
                 if rule is None or (s.rs and uid in s.rs) or s.last_ts == -INF:
                     continue
                 sil = self._silence(rule, s)
-                if now >= s.last_now + sil:
+                if now >= s.last_now + sil or self.event_now(now) >= s.last_ts + sil:
                     rs = RuleState(s.last_ts + sil)
                     r = Reading(sensor=name, ts=s.last_ts, value=s.last_value, kind=s.kind,
                                 commune=st.commune, site=st.site)
@@ -666,7 +680,7 @@ class Engine:
                                          default=3600.0))
         if out:
             self._count(out)
-        st.due = self._due(st)
+        st.due = self._due(st, now)
         return out
 
     def _rule_due(self, rule: CRule, rs: RuleState, st: KeyState, sensor: str,
@@ -681,7 +695,12 @@ class Engine:
         nxt = rule.next_escalation(rs.sev)
         return None if nxt is None else rs.since + nxt + lag
 
-    def _due(self, st: KeyState) -> float | None:
+    def event_now(self, now: float) -> float:
+        """Estimated event time of the stream at processing time ``now``: the newest event
+        time seen plus the processing time since (never faster than the wall clock)."""
+        return self._ev + max(0.0, now - self._ev_now)
+
+    def _due(self, st: KeyState, now: float) -> float | None:
         due = INF
         lag = st.lag
         for name, s in st.sensors.items():
@@ -691,7 +710,11 @@ class Engine:
                         continue
                     rule = self.rules.get(uid)
                     if rule is not None:
-                        due = min(due, s.last_now + self._silence(rule, s))
+                        # silent for `sil` of processing time, or of the stream's event
+                        # time (in a replay, the rest of the city moves on much faster)
+                        sil = self._silence(rule, s)
+                        ev_gap = s.last_ts + sil - self.event_now(now)
+                        due = min(due, s.last_now + sil, now + max(0.0, ev_gap) / self.speed)
             if s.rs:
                 for uid, rs in s.rs.items():
                     rule = self.rules.get(uid)
