@@ -58,7 +58,8 @@ def mad(s: list[float], med: float) -> float:
 class MAD(RobustZ):
     """Absolute robust z-score ``|x - median| / (1.4826 * MAD)`` over the last ``window`` values.
 
-    Parameters are those of :class:`models.robust_z.RobustZ`.
+    Parameters are those of :class:`models.robust_z.RobustZ` (including the fallback to
+    the standard deviation when the MAD is 0).
 
     Examples
     --------
@@ -76,5 +77,5 @@ class MAD(RobustZ):
         s = self._sorted
         n = len(s)
         med = s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
-        scale = max(1.4826 * mad(s, med), self.min_scale, self.rel_scale * abs(med))
-        return med, scale
+        spread = 1.4826 * mad(s, med) or self.std()
+        return med, max(spread, self.min_scale, self.rel_scale * abs(med))

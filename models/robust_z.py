@@ -2,12 +2,16 @@
 
 The scale is the rolling inter-quartile range / 1.349 (a consistent estimate of sigma
 for Gaussian data) so a single spike neither moves the centre nor inflates the scale.
+When more than half the window sits on one value (a water meter at 0 most of the time,
+a quantised sensor) the IQR is 0; the scale then falls back to the window's standard
+deviation (running sums, O(1)), so ordinary use is not scored in millions of sigmas.
 The window is kept sorted (``bisect``), so each update is O(log W) comparisons plus a
 C-level memmove; memory is bounded by the window.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, insort
 from collections import deque
 from typing import ClassVar
@@ -45,7 +49,10 @@ class RobustZ(Detector):
     True
     """
 
-    __slots__ = ("window", "min_samples", "min_scale", "rel_scale", "_buf", "_sorted")
+    __slots__ = (
+        "window", "min_samples", "min_scale", "rel_scale", "_buf", "_sorted",
+        "_k", "_s", "_ss", "_t",
+    )  # fmt: skip
     name: ClassVar[str] = "robust_z"
 
     def __init__(
@@ -68,6 +75,10 @@ class RobustZ(Detector):
         self.rel_scale = float(rel_scale)
         self._buf: deque[float] = deque()
         self._sorted: list[float] = []
+        self._k = 0.0  # running sums of (x - k) over the window: the fallback scale
+        self._s = 0.0
+        self._ss = 0.0
+        self._t = 0  # updates since the sums were last recomputed
 
     @property
     def ready(self) -> bool:
@@ -82,8 +93,16 @@ class RobustZ(Detector):
         n = len(s)
         med = s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
         iqr = s[(3 * n) // 4] - s[n // 4]
-        scale = max(iqr / 1.349, self.min_scale, self.rel_scale * abs(med))
-        return med, scale
+        spread = iqr / 1.349 if iqr > 0 else self.std()
+        return med, max(spread, self.min_scale, self.rel_scale * abs(med))
+
+    def std(self) -> float:
+        """Standard deviation of the window (the scale when the robust one is 0)."""
+        n = len(self._buf)
+        if not n:
+            return 0.0
+        m = self._s / n
+        return math.sqrt(max(self._ss / n - m * m, 0.0))
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
         if len(self._buf) < self.min_samples:
@@ -93,8 +112,22 @@ class RobustZ(Detector):
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         buf = self._buf
+        if not buf:
+            self._k = x
         if len(buf) >= self.window:
             old = buf.popleft()
             del self._sorted[bisect_left(self._sorted, old)]
+            o = old - self._k
+            self._s -= o
+            self._ss -= o * o
         buf.append(x)
         insort(self._sorted, x)
+        d = x - self._k
+        self._s += d
+        self._ss += d * d
+        self._t += 1
+        if self._t >= self.window:  # re-anchor and recompute: no rounding drift
+            k = self._k = x
+            self._s = math.fsum(v - k for v in buf)
+            self._ss = math.fsum((v - k) * (v - k) for v in buf)
+            self._t = 0

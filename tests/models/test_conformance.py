@@ -52,8 +52,8 @@ GUARDED = {
     "robust_z": {"guard": 4.0, "patience": 20},
     "hst": {"guard": 0.9, "patience": 50},
     "iforest": {"guard": 0.6, "patience": 10},
-    "likelihood": {"guard": 0.999, "patience": 30},
-    "ensemble": {"guard": 0.999},
+    "likelihood": {"guard": 0.6, "patience": 30},
+    "ensemble": {"guard": 0.6},
 }
 
 

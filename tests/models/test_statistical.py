@@ -99,3 +99,21 @@ def test_flatline_tolerance():
     d = Flatline(run=3, min_samples=1, rel_tol=0.01)
     s = run(d, [100.0, 100.5, 99.6, 100.9, 120.0])
     assert s.tolist() == pytest.approx([0.0, 2 / 3, 1.0, 4 / 3, 1 / 3])
+
+
+@pytest.mark.parametrize("cls", [RobustZ, MAD])
+def test_mostly_zero_meter_is_not_scored_in_millions_of_sigmas(cls):
+    rng = np.random.default_rng(13)
+    xs = np.where(rng.random(2000) < 0.2, rng.uniform(50, 150, 2000), 0.0)  # water use
+    s = run(cls(), xs)
+    assert np.percentile(s[100:], 99) < 10  # ordinary use: a few sigmas, not 1e8
+    d = cls()
+    run(d, xs)
+    assert d.score_one(5000.0) > 20  # a burst pipe still stands out
+
+
+def test_robust_z_fallback_std_matches_numpy():
+    d = RobustZ(window=50, min_samples=10)
+    xs = np.concatenate([np.zeros(1000), noise(37, seed=14)])
+    run(d, xs)
+    assert d.std() == pytest.approx(float(np.std(xs[-50:])), rel=1e-9)
