@@ -45,6 +45,16 @@ from benchmarks.nab_score import (
 #: spec (``models.registry.build``) or ``{"name": "context_novelty", ...}``.
 EXTRA: dict[str, Any] = {
     "context_novelty": {"name": "context_novelty"},
+    "novelty_seasonal": {
+        "name": "weighted_max",
+        "members": [
+            {"name": "context_novelty", "rest": 0},
+            {"name": "likelihood", "detector": {"name": "seasonal", "period": "day"}, "log": True},
+        ],
+        "weights": [1.0, 0.8],
+        "rest": 30,
+        "base": 0.75,
+    },
 }
 #: Registry names that are wrappers, run through their default members instead.
 WRAPPERS = ("likelihood", "ensemble")
@@ -76,11 +86,15 @@ def default_name() -> str:
 
 
 def build(spec: Any):
-    """A fresh detector from a spec (registry spec or one of this benchmark's own)."""
-    if isinstance(spec, dict) and spec.get("name") == "context_novelty":
-        from benchmarks.nab_detectors import ContextNovelty
+    """A fresh detector from a spec: a registry spec, or one of this benchmark's own
+    (``context_novelty``, ``weighted_max`` whose ``members`` are specs)."""
+    from benchmarks.nab_detectors import ContextNovelty, WeightedMax
 
+    if isinstance(spec, dict) and spec.get("name") == "context_novelty":
         return ContextNovelty(**{k: v for k, v in spec.items() if k != "name"})
+    if isinstance(spec, dict) and spec.get("name") == "weighted_max":
+        params = {k: v for k, v in spec.items() if k not in ("name", "members")}
+        return WeightedMax([build(m) for m in spec["members"]], **params)
     from models import registry
 
     return registry.build(spec)
