@@ -183,11 +183,16 @@ class Engine:
         self._plans: dict[str, Plan] = {}
         self._clock = self.cal.fields
         self._attrs: dict[str, tuple[dict, object]] = {}
-        # the stream's event-time clock, shared by all keys of this engine: the newest
-        # event time seen, when (processing time) it was seen, and how many event seconds
-        # pass per processing second (1 live, more when replaying or catching up)
+        # the stream's event-time clock, shared by all keys of this engine: each key's
+        # newest event time; a low quantile of them (so partitions or keys lagging behind,
+        # and the silent sensors themselves, do not make others look silent) and when it
+        # was taken; the newest event time seen; how many event seconds pass per
+        # processing second (1 live, more when replaying or catching up)
+        self.watermark_q = 0.1
+        self._prog: dict[str, float] = {}
+        self._wm = -INF
+        self._wm_now = 0.0
         self._ev = -INF
-        self._ev_now = 0.0
         self._sp = (-INF, 0.0)
         self.speed = 1.0
 
@@ -513,13 +518,16 @@ class Engine:
             lag = now - newest
             full = full or lag < st.lag - 1.0  # timers are due earlier than computed
             st.lag = lag
+            self._prog[r.subject] = newest  # type: ignore[possibly-undefined]
             if newest > self._ev:
-                self._ev, self._ev_now = newest, now
+                self._ev = newest
             ev0, now0 = self._sp
-            if now - now0 >= 2.0:
+            if now - now0 >= 1.0:
                 if ev0 > -INF:
-                    self.speed = max(1.0, 0.5 * self.speed + 0.5 * (self._ev - ev0) / (now - now0))
+                    sp = (self._ev - ev0) / (now - now0)
+                    self.speed = max(1.0, 0.5 * self.speed + 0.5 * sp)
                 self._sp = (self._ev, now)
+                self._watermark(now)
         self.stats.readings += n
         self.stats.late += len(late)
         if out:
@@ -696,9 +704,21 @@ class Engine:
         return None if nxt is None else rs.since + nxt + lag
 
     def event_now(self, now: float) -> float:
-        """Estimated event time of the stream at processing time ``now``: the newest event
-        time seen plus the processing time since (never faster than the wall clock)."""
-        return self._ev + max(0.0, now - self._ev_now)
+        """Estimated event time of the stream at processing time ``now``: a low quantile
+        of the keys' newest event times, plus the processing time since it was taken
+        (never faster than the wall clock); -inf before two keys have been seen."""
+        return self._wm + max(0.0, now - self._wm_now)
+
+    def _watermark(self, now: float) -> None:
+        prog = self._prog
+        if len(prog) < 2:
+            return
+        if len(prog) > 1_000_000:
+            prog.clear()
+            return
+        v = sorted(prog.values())
+        self._wm = v[int(self.watermark_q * (len(v) - 1))]
+        self._wm_now = now
 
     def _due(self, st: KeyState, now: float) -> float | None:
         due = INF
