@@ -225,16 +225,14 @@ class HST(Detector):
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
-        code = "H" if self.window_size < 65536 else "I"
         for k in ("_l", "_r"):
-            state[k] = zlib.compress(array(code, state[k]).tobytes(), 1)
+            state[k] = zlib.compress(array("H", state[k]).tobytes(), 1)  # masses <= 65535
         state["_hist"] = list(self._hist)
         return state
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
-        code = "H" if state["window_size"] < 65536 else "I"
         for k in ("_l", "_r"):
-            state[k] = array(code, zlib.decompress(state[k])).tolist()
+            state[k] = array("H", zlib.decompress(state[k])).tolist()
         state["_hist"] = deque(state["_hist"], maxlen=state["lags"] - 1)
         super().__setstate__(state)
