@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
+import numpy as np
+
 from models.base import Detector, ParamError, check
 
 
@@ -144,7 +146,7 @@ class ContextNovelty(Detector):
         code = b
         keys = [code * 16 + 1]
         k = 1
-        for prev in reversed(ctx[len(ctx) - self.order + 1 :] if self.order > 1 else []):
+        for prev in reversed(ctx):  # ctx holds at most order - 1 levels
             k += 1
             code = code * radix + prev
             keys.append(code * 16 + k)
@@ -167,10 +169,29 @@ class ContextNovelty(Detector):
         return best
 
     def _rebuild(self) -> None:
-        self._seen = [{} for _ in range(self.grids)]
-        self._ctx = [[] for _ in range(self.grids)]
-        for u in self._vals:
-            self._count(u)
+        """Re-derive every context count from the history under the current grid."""
+        radix = self.bins + 2
+        if len(self._vals) < 64 or 16 * radix**self.order >= 2**62:
+            self._seen = [{} for _ in range(self.grids)]
+            self._ctx = [[] for _ in range(self.grids)]
+            for u in self._vals:
+                self._count(u)
+            return
+        vals = np.fromiter(self._vals, dtype=float, count=len(self._vals))
+        width = self._hi - self._lo
+        pos = (vals - self._lo) / (width / (self.bins - 1) if width > 0 else 1.0)
+        g = self.grids
+        self._seen, self._ctx = [], []
+        for j in range(g):
+            lev = (pos + j / g).astype(np.int64)  # pos >= 0: truncation is floor
+            keys = [lev * 16 + 1]
+            code = lev
+            for k in range(2, self.order + 1):
+                code = code[1:] * radix + lev[: len(lev) - k + 1]
+                keys.append(code * 16 + k)
+            uniq, cnt = np.unique(np.concatenate(keys), return_counts=True)
+            self._seen.append(dict(zip(uniq.tolist(), cnt.tolist(), strict=True)))
+            self._ctx.append(lev[len(lev) - self.order + 1 :].tolist() if self.order > 1 else [])
 
     def _count(self, x: float) -> None:
         keep = self.order - 1

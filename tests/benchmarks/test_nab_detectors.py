@@ -64,3 +64,16 @@ def test_bounded_memory_and_bad_values():
     assert d.update(float("nan")) == 0.0 and d.update(float("inf")) == 0.0
     with pytest.raises(ParamError):
         ContextNovelty(bins=1)
+
+
+def test_vectorised_rebuild_matches_counting_one_by_one():
+    rng = np.random.default_rng(4)
+    d = ContextNovelty()
+    d.update_many(np.cumsum(rng.normal(size=2000)))
+    d._rebuild()
+    fast = ([dict(s) for s in d._seen], [list(c) for c in d._ctx])
+    d._seen = [{} for _ in range(d.grids)]
+    d._ctx = [[] for _ in range(d.grids)]
+    for u in d._vals:
+        d._count(u)
+    assert fast == (d._seen, d._ctx)
