@@ -12,39 +12,46 @@ they wrap, so a whole configuration is plain data (YAML-friendly)::
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from models.base import Detector, ParamError
 from models.calibrate import Likelihood
-from models.cusum import CUSUM
 from models.ensemble import Ensemble
-from models.ewma import EWMA
-from models.flatline import Flatline
-from models.forecast import Forecast
-from models.hst import HST
-from models.iforest import IForest
-from models.mad import MAD
-from models.ocsvm import OCSVM
-from models.page_hinkley import PageHinkley
-from models.rate import Rate
-from models.robust_z import RobustZ
-from models.seasonal import Seasonal
-from models.zscore import ZScore
 
 Spec = str | Mapping[str, Any]
 
-_CLASSES: dict[str, type[Detector]] = {
-    c.name: c
-    for c in (
-        RobustZ, MAD, ZScore, EWMA, CUSUM, PageHinkley, Seasonal, Rate, Flatline,
-        HST, OCSVM, Forecast, IForest, Likelihood, Ensemble,
-    )
-}  # fmt: skip
+#: name -> "module:Class"; modules are imported on first use (river and scikit-learn
+#: take seconds to import, and most processes only need the statistical detectors).
+_WHERE: dict[str, str] = {
+    "robust_z": "models.robust_z:RobustZ",
+    "mad": "models.mad:MAD",
+    "zscore": "models.zscore:ZScore",
+    "ewma": "models.ewma:EWMA",
+    "cusum": "models.cusum:CUSUM",
+    "page_hinkley": "models.page_hinkley:PageHinkley",
+    "seasonal": "models.seasonal:Seasonal",
+    "rate": "models.rate:Rate",
+    "flatline": "models.flatline:Flatline",
+    "hst": "models.hst:HST",
+    "ocsvm": "models.ocsvm:OCSVM",
+    "forecast": "models.forecast:Forecast",
+    "iforest": "models.iforest:IForest",
+    "likelihood": "models.calibrate:Likelihood",
+    "ensemble": "models.ensemble:Ensemble",
+}
+
+
+def detector_class(name: str) -> type[Detector]:
+    """The class registered as ``name`` (imported on first use)."""
+    module, cls = _WHERE[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
 
 #: Every registered name.
-NAMES: tuple[str, ...] = tuple(_CLASSES)
+NAMES: tuple[str, ...] = tuple(_WHERE)
 
 #: The detector the live flow uses when a rule pack names none.
 DEFAULT: dict[str, Any] = {"name": "robust_z"}
@@ -67,11 +74,7 @@ def _ensemble(members: list[Spec] | tuple[Spec, ...] = ("robust_z", "ewma"), **p
     return Ensemble([_nested(f"members[{i}]", m) for i, m in enumerate(members)], **params)
 
 
-_BUILDERS: dict[str, Callable[..., Detector]] = {
-    **_CLASSES,
-    "likelihood": _likelihood,
-    "ensemble": _ensemble,
-}
+_BUILDERS: dict[str, Callable[..., Detector]] = {"likelihood": _likelihood, "ensemble": _ensemble}
 
 
 def make(name: str, **params: Any) -> Detector:
@@ -88,13 +91,13 @@ def make(name: str, **params: Any) -> Detector:
     Traceback (most recent call last):
     ParamError: ewma: unknown parameter 'lambda_' (known: lam, alpha, ...)
     """
-    builder = _BUILDERS.get(name) if isinstance(name, str) else None
-    if builder is None:
+    if not isinstance(name, str) or name not in _WHERE:
         near = difflib.get_close_matches(str(name), NAMES, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(NAMES)}"
         raise ParamError(f"unknown detector {name!r}{hint}")
-    target = _CLASSES[name].__init__ if name in ("likelihood", "ensemble") else builder
-    known = _accepted(builder) | _accepted(target)
+    cls = detector_class(name)
+    builder = _BUILDERS.get(name, cls)
+    known = _accepted(builder) | _accepted(cls.__init__)
     for k in params:
         if k not in known:
             raise ParamError(f"{name}: unknown parameter {k!r} (known: {', '.join(sorted(known))})")
