@@ -25,46 +25,66 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--sensors-per-commune", type=int, default=40)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch", type=int, default=1000, help="readings per flow batch")
+    p.add_argument("--warm", type=int, default=12,
+                   help="steps fed before timing (sensors seen, plans and detectors built)")
+    p.add_argument("--repeat", type=int, default=3, help="timed runs; the best is reported")
     p.add_argument("--profile", action="store_true", help="print a pyinstrument profile")
     a = p.parse_args(argv)
     city = City(seed=7, sensors_per_commune=a.sensors_per_commune, with_attrs=True,
                 anomaly_rate=0.002)
     t0 = time.perf_counter()
-    batches = []
-    for step in city.steps(a.steps):
-        batches.append(step)
+    batches = list(city.steps(a.steps))
     gen_s = time.perf_counter() - t0
     # the flow's view: each batch of readings split per key, in arrival order
-    flat = [r for b in batches for r in b]
-    work = []
-    for i in range(0, len(flat), a.batch):
-        groups: dict[str, list] = defaultdict(list)
-        for r in flat[i:i + a.batch]:
-            groups[r.subject].append(r)
-        work.append(list(groups.items()))
-    engine = Engine()
-    states: dict = {}
-    prof = None
-    if a.profile:
-        from pyinstrument import Profiler
-        prof = Profiler()
-        prof.start()
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    alerts = 0
-    for groups in work:
-        for k, rs in groups:
-            st = states.get(k)
-            if st is None:
-                st = states[k] = engine.new_state()
-            out, _ = engine.process(st, rs, rs[-1].ts)
-            alerts += len(out)
-            engine.deadline(st)
-    dt = time.perf_counter() - t0
-    cpu = time.process_time() - c0
-    if prof is not None:
-        prof.stop()
-        print(prof.output_text(unicode=False, color=False, show_all=False))
+    def split(flat: list) -> list:
+        work = []
+        for i in range(0, len(flat), a.batch):
+            groups: dict[str, list] = defaultdict(list)
+            for r in flat[i:i + a.batch]:
+                groups[r.subject].append(r)
+            work.append(list(groups.items()))
+        return work
+
+    warm = split([r for b in batches[:a.warm] for r in b])
+    flat = [r for b in batches[a.warm:] for r in b]
+    work = split(flat)
+
+    def feed(engine: Engine, states: dict, work: list) -> int:
+        alerts = 0
+        for groups in work:
+            for k, rs in groups:
+                st = states.get(k)
+                if st is None:
+                    st = states[k] = engine.new_state()
+                out, _ = engine.process(st, rs, rs[-1].ts)
+                alerts += len(out)
+                engine.deadline(st)
+        return alerts
+
+    best = None
+    for _ in range(a.repeat):
+        engine = Engine()
+        states: dict = {}
+        c0 = time.process_time()
+        feed(engine, states, warm)
+        cold = time.process_time() - c0
+        prof = None
+        if a.profile:
+            from pyinstrument import Profiler
+            prof = Profiler()
+            prof.start()
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        alerts = feed(engine, states, work)
+        dt = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        if prof is not None:
+            prof.stop()
+            print(prof.output_text(unicode=False, color=False, show_all=False))
+        if best is None or cpu < best[1]:
+            best = (dt, cpu, cold, alerts, engine, states)
+    dt, cpu, cold, alerts, engine, states = best  # type: ignore[misc]
+    n_warm = sum(len(rs) for g in warm for _, rs in g)
     kinds = sorted({r.kind for r in flat})
     res = {
         "readings": len(flat), "sensors": len(city.sensors), "keys": len(states),
@@ -72,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
         "wall_s": round(dt, 3), "cpu_s": round(cpu, 3),
         "readings_per_s": round(len(flat) / dt), "readings_per_cpu_s": round(len(flat) / cpu),
         "us_per_reading_cpu": round(cpu / len(flat) * 1e6, 2), "generate_s": round(gen_s, 2),
+        "first_sight_us_per_reading_cpu": round(cold / max(1, n_warm) * 1e6, 2),
         "eval_errors": engine.stats.eval_errors,
     }
     print(json.dumps(res))

@@ -128,16 +128,25 @@ class Stats:
 class Plan:
     """The compiled rules and detectors for one sensor (engine-side cache)."""
 
-    __slots__ = ("kind", "rules", "dets", "det_keys", "nd")
+    __slots__ = ("kind", "rules", "dets", "det_keys", "nd", "nd_attr")
 
     def __init__(self, kind: str, rules: tuple, dets: tuple, nd: tuple) -> None:
         self.kind = kind
-        #: (rule, index in dets or -1, uid, condition, condition's prefilter terms)
-        self.rules: tuple[tuple[CRule, int, str, Expr, tuple], ...] = tuple(
-            (r, di, r.uid, r.when, r.when.pre) for r, di in rules)  # type: ignore[union-attr]
+        #: (rule, index in dets or -1, uid, condition, the condition's prefilter terms,
+        #: and the term itself when it is a single plain comparison: index, op, number)
+        self.rules: tuple[tuple, ...] = tuple(
+            (r, di, r.uid, r.when, r.when.pre, *_single(r.when.pre))  # type: ignore[union-attr]
+            for r, di in rules)
         self.dets: tuple[tuple[str, object, str], ...] = dets  # (key, factory, name)
         self.det_keys = tuple(d[0] for d in dets)
         self.nd: tuple[CRule, ...] = nd
+        self.nd_attr = nd[0].no_data[1] if nd else ""  # type: ignore[index]
+
+
+def _single(pre: tuple) -> tuple:
+    if len(pre) == 1 and pre[0][3] is None and 0 <= pre[0][0] < 6:
+        return pre[0][0], pre[0][1], pre[0][2]
+    return -1, None, 0.0
 
 
 def celify(v: object) -> object:
@@ -194,6 +203,7 @@ class Engine:
         self._wm_now = 0.0
         self._ev = -INF
         self._sp = (-INF, 0.0)
+        self._calls = 0
         self.speed = 1.0
 
     @classmethod
@@ -456,7 +466,7 @@ class Engine:
                 newest = ts
             latest[r.kind] = (ts, v)
             if s.nd:
-                if s.rs or r.attrs:
+                if s.rs or (r.attrs and p.nd_attr in r.attrs):
                     full = self._seen(st, s, r, p, dt, now, out) or full
                 elif dt > 0:  # EWMA of the gaps (see _seen)
                     p0 = s.period
@@ -482,12 +492,16 @@ class Engine:
             rsd = s.rs
             attrs = r.attrs
             fast0 = (v, None, prev, dt, rate, v - prev, ts, attrs)
-            for rule, di, uid, w, pre in prules:
+            for rule, di, uid, w, pre, si, sop, sc in prules:
                 fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate, v - prev, ts, attrs)  # type: ignore[index]
                 rs = rsd.get(uid) if rsd else None
                 if rs is None:
                     # idle, the common case: only the condition's prefilter, mostly
-                    if pre and not w.prefilter(fast, clock):
+                    if si >= 0:
+                        x = fast[si]
+                        if x is None or not sop(x, sc):
+                            continue
+                    elif pre and not w.prefilter(fast, clock):
                         continue
                     if base is None:
                         base = {}
@@ -522,7 +536,11 @@ class Engine:
             if newest > self._ev:
                 self._ev = newest
             ev0, now0 = self._sp
-            if now - now0 >= 1.0:
+            self._calls += 1
+            # at most once a second, and (unless 10 s passed) every 64 batches: when a
+            # replay's "now" jumps with event time, not at every batch
+            if now - now0 >= 1.0 and (self._calls >= 64 or now - now0 >= 10.0):
+                self._calls = 0
                 if ev0 > -INF:
                     sp = (self._ev - ev0) / (now - now0)
                     self.speed = max(1.0, 0.5 * self.speed + 0.5 * sp)
@@ -600,7 +618,7 @@ class Engine:
         """A reading arrived: update the sensor's period; resolve its no-data alerts.
         True if an alert was resolved (timers need a full recompute)."""
         done = False
-        attr = p.nd[0].no_data[1] if p.nd else None  # type: ignore[index]
+        attr = p.nd_attr
         given = r.attrs.get(attr) if attr and r.attrs else None
         p0 = s.period
         if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:

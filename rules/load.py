@@ -284,10 +284,13 @@ def _compile_rule(pk: Pack, i: int, rule: Rule, file: str, root: yaml.Node | Non
         msg = _check_template(getattr(rule, key), tmpl)
         if msg:
             bad([key], msg)
-    for k, v in rule.labels.items():
+    for k, v in {**pk.labels, **rule.labels}.items():
         msg = _check_template(v, tmpl)
         if msg:
-            bad(["labels", k], msg)
+            if k in rule.labels:
+                bad(["labels", k], msg)
+            else:
+                errs.append(_err(file, root, ["labels", k], msg))
     if len(errs) > n0:
         return None
     names: set[str] = set()

@@ -313,3 +313,28 @@ def test_a_lagging_minority_does_not_make_the_others_silent(write_pack):
             if i >= 60:
                 engine.process(st, [reading(name, t0 + 60 * (i - 60), 1, "light_on")], now)
     assert not any(engine.tick(st, now) for st in slow.values())
+
+
+KEEP = """\
+name: keep
+labels: {site: "{site_id}"}
+rules:
+  - name: High
+    when: value > 10
+    keep_firing_for: 10m
+    vars: {excess: value - 10}
+    summary: "{value:.0f} ({excess:.0f} over) at {sensor}"
+"""
+
+
+def test_keep_firing_for_and_templates(write_pack):
+    engine = Engine([load_pack(write_pack(KEEP))])
+    t0 = utc("2026-11-24T10:00")
+    vals = [12, 5, 12, 5, 5, 5, 5]   # back above within 10 min: one alert, then 15 min clear
+    rs = [reading("metz/s/x", t0 + 300 * i, v, "temperature_c") for i, v in enumerate(vals)]
+    got = simulate(engine, rs)
+    assert [(a.status, a.detected_at[11:16]) for a in got] == [
+        ("firing", "10:00"), ("resolved", "10:25")]
+    assert got[0].summary == "12 (2 over) at metz/s/x"
+    assert got[1].ends_at == "2026-11-24T10:15:00.000Z"
+    assert got[0].labels == {"site": "s"}
