@@ -134,8 +134,12 @@ class Plan:
         self.kind = kind
         #: (rule, index in dets or -1, uid, condition, the condition's prefilter terms,
         #: and the term itself when it is a single plain comparison: index, op, number)
+        #: then the same for the clear condition when the rule has no escalation (a
+        #: firing alert whose clear term is false needs nothing else)
         self.rules: tuple[tuple, ...] = tuple(
-            (r, di, r.uid, r.when, r.when.pre, *_single(r.when.pre))  # type: ignore[union-attr]
+            (r, di, r.uid, r.when, r.when.pre, *_single(r.when.pre),  # type: ignore[union-attr]
+             *(_single(r.clear.pre) if r.clear is not None and r.clear.fast_only
+               and not r.escalate else (-1, None, 0.0)))
             for r, di in rules)
         self.dets: tuple[tuple[str, object, str], ...] = dets  # (key, factory, name)
         self.det_keys = tuple(d[0] for d in dets)
@@ -492,9 +496,16 @@ class Engine:
             rsd = s.rs
             attrs = r.attrs
             fast0 = (v, None, prev, dt, rate, v - prev, ts, attrs)
-            for rule, di, uid, w, pre, si, sop, sc in prules:
+            for rule, di, uid, w, pre, si, sop, sc, ci, cop, cc in prules:
                 fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate, v - prev, ts, attrs)  # type: ignore[index]
                 rs = rsd.get(uid) if rsd else None
+                if rs is not None and ci >= 0 and rs.firing and rs.clear_since == -INF:
+                    x = fast[ci]
+                    if x is None or not cop(x, cc):  # still firing, nothing changes
+                        rs.n += 1
+                        rs.r = r
+                        rs.score = fast[1]
+                        continue
                 if rs is None:
                     # idle, the common case: only the condition's prefilter, mostly
                     if si >= 0:
