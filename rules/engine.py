@@ -499,13 +499,29 @@ class Engine:
             for rule, di, uid, w, pre, si, sop, sc, ci, cop, cc in prules:
                 fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate, v - prev, ts, attrs)  # type: ignore[index]
                 rs = rsd.get(uid) if rsd else None
-                if rs is not None and ci >= 0 and rs.firing and rs.clear_since == -INF:
-                    x = fast[ci]
-                    if x is None or not cop(x, cc):  # still firing, nothing changes
-                        rs.n += 1
-                        rs.r = r
-                        rs.score = fast[1]
-                        continue
+                if rs is not None:
+                    if rs.firing:
+                        if ci >= 0 and rs.clear_since == -INF:
+                            x = fast[ci]
+                            if x is None or not cop(x, cc):  # still firing, nothing changes
+                                rs.n += 1
+                                rs.r = r
+                                rs.score = fast[1]
+                                continue
+                    elif w.fast_only and rs.n > 0 and not rs.clear_n:
+                        # pending: still true and not long enough yet -> nothing to do
+                        if si >= 0:
+                            x = fast[si]
+                            holds = x is not None and sop(x, sc)
+                        else:
+                            holds = w.prefilter(fast, clock)
+                        n1 = rs.n + 1
+                        if holds and ((rule.for_n and n1 < rule.for_n)
+                                      or (rule.for_s and ts - rs.since < rule.for_s)):
+                            rs.n = n1
+                            rs.r = r
+                            rs.score = fast[1]
+                            continue
                 if rs is None:
                     # idle, the common case: only the condition's prefilter, mostly
                     if si >= 0:
