@@ -77,3 +77,23 @@ def test_vectorised_rebuild_matches_counting_one_by_one():
     for u in d._vals:
         d._count(u)
     assert fast == (d._seen, d._ctx)
+
+
+def test_weighted_max_combines_members_and_holds_after_detection():
+    from benchmarks.nab_detectors import WeightedMax
+    from models.robust_z import RobustZ
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=600)
+    x[500] = 40.0
+    d = WeightedMax([ContextNovelty(rest=0), RobustZ()], weights=[1.0, 0.1], rest=10)
+    ref = [ContextNovelty(rest=0), RobustZ()]
+    s = d.update_many(x)
+    raw = np.maximum(ref[0].update_many(x), 0.1 * ref[1].update_many(x))
+    assert s[500] == pytest.approx(raw[500]) and s[500] >= 1.0
+    assert np.all(s[501:511] == 0.0)
+    e = pickle.loads(pickle.dumps(d))
+    more = rng.normal(size=100)
+    assert np.array_equal(d.update_many(more), e.update_many(more))
+    with pytest.raises(ParamError):
+        WeightedMax([ContextNovelty()], weights=[1.0, 2.0])
