@@ -42,6 +42,18 @@ from benchmarks.nab_score import (
     score_corpus,
 )
 
+
+def _seasonal(period: str) -> dict[str, Any]:
+    """Spec: the seasonal detector's 0-1 likelihood, every parameter pinned."""
+    return {
+        "name": "likelihood",
+        "detector": {"name": "seasonal", "period": period, "alpha": 0.1},
+        "short": 1,
+        "alpha": 0.001,
+        "log": True,
+    }
+
+
 #: Configurations beyond the registry's detectors: name -> spec. A spec is a registry
 #: spec (``models.registry.build``) or ``{"name": "context_novelty", ...}``.
 EXTRA: dict[str, Any] = {
@@ -49,25 +61,33 @@ EXTRA: dict[str, Any] = {
     # Context novelty, or a reading far from its hour-of-day profile (weight 0.8 on the
     # calibrated 0-1 scale: about a 1e-40 Gaussian tail to pass NAB's threshold), one
     # detection per event. Every parameter is pinned so registry defaults can move.
+    "novelty_day": {
+        "name": "combine",
+        "members": [{"name": "context_novelty", "rest": 0}, _seasonal("day")],
+        "weights": [1.0, 0.8],
+        "rest": 30,
+        "base": 0.75,
+    },
+    # The same, but a reading must be far from both its hour-of-day and its hour-of-week
+    # profile (the week profile falls back to the day one until it has 3 values a slot).
     "novelty_seasonal": {
-        "name": "weighted_max",
+        "name": "combine",
         "members": [
             {"name": "context_novelty", "rest": 0},
             {
-                "name": "likelihood",
-                "detector": {"name": "seasonal", "period": "day", "alpha": 0.1},
-                "short": 1,
-                "alpha": 0.001,
-                "log": True,
+                "name": "combine",
+                "how": "min",
+                "members": [_seasonal("day"), _seasonal("week")],
+                "rest": 0,
             },
         ],
-        "weights": [1.0, 0.8],
+        "weights": [1.0, 0.95],
         "rest": 30,
         "base": 0.75,
     },
     # The default live detector with the alert lifecycle's one-alert-per-event hold.
     "robust_z_refractory": {
-        "name": "weighted_max",
+        "name": "combine",
         "members": [{"name": "likelihood", "detector": "robust_z", "log": True}],
         "rest": 30,
         "base": 0.7,
@@ -104,14 +124,14 @@ def default_name() -> str:
 
 def build(spec: Any):
     """A fresh detector from a spec: a registry spec, or one of this benchmark's own
-    (``context_novelty``, ``weighted_max`` whose ``members`` are specs)."""
-    from benchmarks.nab_detectors import ContextNovelty, WeightedMax
+    (``context_novelty``, ``combine`` whose ``members`` are specs)."""
+    from benchmarks.nab_detectors import Combine, ContextNovelty
 
     if isinstance(spec, dict) and spec.get("name") == "context_novelty":
         return ContextNovelty(**{k: v for k, v in spec.items() if k != "name"})
-    if isinstance(spec, dict) and spec.get("name") == "weighted_max":
+    if isinstance(spec, dict) and spec.get("name") == "combine":
         params = {k: v for k, v in spec.items() if k not in ("name", "members")}
-        return WeightedMax([build(m) for m in spec["members"]], **params)
+        return Combine([build(m) for m in spec["members"]], **params)
     from models import registry
 
     return registry.build(spec)

@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from models.base import Detector, ParamError, check
+from models.base import Detector, ParamError, check, choice
 
 
 class ContextNovelty(Detector):
@@ -275,13 +275,15 @@ class ContextNovelty(Detector):
         return s
 
 
-class WeightedMax(Detector):
-    """The largest weighted member score, with a refractory period after a detection.
+class Combine(Detector):
+    """Weighted members combined by max (any) or min (all), with a refractory period.
 
     Each member is updated on every reading; the combined score is
-    ``max(weight_i * score_i)``, reported as 0 for ``rest`` readings after a reported
-    score of ``base`` or more (one detection per event, as NAB rewards and as the alert
-    lifecycle does). Members should be on a 0-1 scale (calibrated, or novelty).
+    ``max(weight_i * score_i)`` (``how="max"``: alert when any member is sure) or
+    ``min(...)`` (``how="min"``: only when all agree), reported as 0 for ``rest``
+    readings after a reported score of ``base`` or more (one detection per event, as NAB
+    rewards and as the alert lifecycle does). Members should be on a 0-1 scale
+    (calibrated, or novelty).
 
     Parameters
     ----------
@@ -289,6 +291,8 @@ class WeightedMax(Detector):
         The detectors combined (owned and updated by this one).
     weights
         One weight per member (default all 1).
+    how
+        ``"max"`` or ``"min"``.
     rest
         Readings during which the output stays 0 after a reported score of ``base``.
     base
@@ -300,19 +304,20 @@ class WeightedMax(Detector):
 
     Examples
     --------
-    >>> d = WeightedMax([ContextNovelty(rest=0)], rest=5)
+    >>> d = Combine([ContextNovelty(rest=0)], rest=5)
     >>> s = [d.update(v) for v in [1.0, 2.0] * 100 + [9.0, 1.0, 2.0]]
     >>> s[200], s[201:]
     (1.0, [0.0, 0.0])
     """
 
-    __slots__ = ("members", "weights", "rest", "base", "min_samples", "_since", "_n")
-    name: ClassVar[str] = "weighted_max"
+    __slots__ = ("members", "weights", "how", "rest", "base", "min_samples", "_since", "_n")
+    name: ClassVar[str] = "combine"
 
     def __init__(
         self,
         members: list[Detector] | tuple[Detector, ...],
         weights: list[float] | tuple[float, ...] | None = None,
+        how: str = "max",
         rest: int = 30,
         base: float = 0.75,
         min_samples: int = 10,
@@ -326,11 +331,13 @@ class WeightedMax(Detector):
             raise ParamError(f"weights={weights!r} must have one weight per member")
         for w in weights:
             check("weights[i]", w, lo=0.0)
+        choice("how", how, ("max", "min"))
         check("rest", rest, lo=0)
         check("base", base, lo=0.0)
         check("min_samples", min_samples, lo=1)
         self.members = list(members)
         self.weights = weights
+        self.how = how
         self.rest = int(rest)
         self.base = float(base)
         self.min_samples = int(min_samples)
@@ -345,8 +352,9 @@ class WeightedMax(Detector):
         return r if self._n >= self.min_samples and self._since >= self.rest else 0.0
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
+        agg = max if self.how == "max" else min
         return self._out(
-            max(w * m.score_one(x, ts) for m, w in zip(self.members, self.weights, strict=True))
+            agg(w * m.score_one(x, ts) for m, w in zip(self.members, self.weights, strict=True))
         )
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
@@ -362,7 +370,9 @@ class WeightedMax(Detector):
             return 0.0
         if self.guard is not None:
             return super().update(x, ts)
-        r = max(w * m.update(x, ts) for m, w in zip(self.members, self.weights, strict=True))
+        agg = max if self.how == "max" else min
+        # A list, not a generator: every member must learn even if min/max could stop.
+        r = agg([w * m.update(x, ts) for m, w in zip(self.members, self.weights, strict=True)])
         s = self._out(r)
         self._since = 0 if s >= self.base else self._since + 1
         self._n += 1

@@ -79,14 +79,14 @@ def test_vectorised_rebuild_matches_counting_one_by_one():
     assert fast == (d._seen, d._ctx)
 
 
-def test_weighted_max_combines_members_and_holds_after_detection():
-    from benchmarks.nab_detectors import WeightedMax
+def test_combine_max_and_min_members_and_hold_after_detection():
+    from benchmarks.nab_detectors import Combine
     from models.robust_z import RobustZ
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=600)
     x[500] = 40.0
-    d = WeightedMax([ContextNovelty(rest=0), RobustZ()], weights=[1.0, 0.1], rest=10)
+    d = Combine([ContextNovelty(rest=0), RobustZ()], weights=[1.0, 0.1], rest=10)
     ref = [ContextNovelty(rest=0), RobustZ()]
     s = d.update_many(x)
     raw = np.maximum(ref[0].update_many(x), 0.1 * ref[1].update_many(x))
@@ -96,4 +96,7 @@ def test_weighted_max_combines_members_and_holds_after_detection():
     more = rng.normal(size=100)
     assert np.array_equal(d.update_many(more), e.update_many(more))
     with pytest.raises(ParamError):
-        WeightedMax([ContextNovelty()], weights=[1.0, 2.0])
+        Combine([ContextNovelty()], weights=[1.0, 2.0])
+    both = Combine([ContextNovelty(rest=0), RobustZ()], how="min", rest=0)
+    lo = np.minimum(ContextNovelty(rest=0).update_many(x), RobustZ().update_many(x))
+    assert np.array_equal(both.update_many(x)[10:], lo[10:])
