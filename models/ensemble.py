@@ -25,7 +25,10 @@ class Ensemble(Detector):
     members
         The detectors to combine (owned and updated by the ensemble).
     how
-        ``"max"`` or ``"mean"``.
+        ``"max"`` (any member finds it odd), ``"mean"``, or ``"min"`` (every member must
+        agree: e.g. a robust z-score *and* a seasonal profile, so a daily ramp that is
+        normal for this hour does not alert); members still warming up are left out
+        of ``"min"``, so a new sensor is watched by the members that are ready.
     calibrate
         Wrap each member that is not already a :class:`Likelihood` in one.
     guard
@@ -58,7 +61,7 @@ class Ensemble(Detector):
         patience: int | None = None,
     ) -> None:
         super().__init__(guard, patience)
-        choice("how", how, ("max", "mean"))
+        choice("how", how, ("max", "mean", "min"))
         if not members or not all(isinstance(m, Detector) for m in members):
             raise ParamError(f"members={members!r} must be a non-empty list of Detectors")
         if calibrate:
@@ -79,9 +82,15 @@ class Ensemble(Detector):
         return None
 
     def _combine(self, scores: list[float]) -> float:
-        return max(scores) if self.how == "max" else sum(scores) / len(scores)
+        if self.how == "max":
+            return max(scores)
+        if self.how == "min":
+            return min(scores)
+        return sum(scores) / len(scores)
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
+        if self.how == "min":  # members still warming up have no say yet
+            return min((m.score_one(x, ts) for m in self.members if m.ready), default=0.0)
         return self._combine([m.score_one(x, ts) for m in self.members])
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
@@ -93,13 +102,19 @@ class Ensemble(Detector):
             return 0.0
         if self.guard is not None:
             return super().update(x, ts)
+        if self.how == "min":
+            s = self.score_one(x, ts)
+            self.learn_one(x, ts)
+            return s
         return self._combine([m.update(x, ts) for m in self.members])
 
     def update_many(self, xs: np.ndarray, ts: np.ndarray | None = None) -> np.ndarray:
-        if self.guard is not None:
+        if self.guard is not None or self.how == "min":
             return super().update_many(xs, ts)
         xs = np.asarray(xs, dtype=float)
         if not len(xs):
             return np.zeros(0)
         s = np.vstack([m.update_many(xs, ts) for m in self.members])
-        return s.max(axis=0) if self.how == "max" else s.mean(axis=0)
+        if self.how == "max":
+            return s.max(axis=0)
+        return s.min(axis=0) if self.how == "min" else s.mean(axis=0)

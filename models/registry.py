@@ -33,6 +33,7 @@ _WHERE: dict[str, str] = {
     "cusum": "models.cusum:CUSUM",
     "page_hinkley": "models.page_hinkley:PageHinkley",
     "seasonal": "models.seasonal:Seasonal",
+    "seasonal_z": "models.seasonal_z:SeasonalZ",
     "rate": "models.rate:Rate",
     "flatline": "models.flatline:Flatline",
     "hst": "models.hst:HST",

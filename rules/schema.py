@@ -27,6 +27,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     field_validator,
     model_validator,
 )
@@ -142,7 +143,8 @@ class DetectorSpec(Strict):
     """A detector from :mod:`models`, by registered name, with its parameters."""
 
     name: str
-    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    #: scalars, or nested detector specs (``members: [{name: robust_z}, ...]``)
+    params: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class Escalation(Strict):
