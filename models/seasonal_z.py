@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from models.base import Detector
+from models.base import Detector, check
 from models.robust_z import RobustZ
 from models.seasonal import Seasonal
 
@@ -70,6 +70,7 @@ class SeasonalZ(Detector):
         patience: int | None = None,
     ) -> None:
         super().__init__(guard, patience)
+        check("rel_scale", rel_scale, lo=0.0)
         self.profile = Seasonal(period=period, alpha=alpha, min_per_slot=2, min_samples=1,
                                 tz=tz, country=country, subdiv=subdiv)
         self.z = RobustZ(window=window, min_samples=min_samples, min_scale=min_scale,
