@@ -1,0 +1,35 @@
+"""Smoke test of the throughput benchmark machinery on a tiny run (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import throughput
+
+pytestmark = pytest.mark.integration
+
+RUN_KEYS = {"readings_per_s", "cpu_s", "peak_rss_mb", "n", "wall_s"}
+
+
+def test_tiny_run_has_the_json_shape_and_the_engine_alerts(tmp_path, capsys):
+    md = tmp_path / "throughput.md"
+    throughput.main(["--json", "--n", "2400", "--sensors", "100", "--partitions", "2",
+                     "--naive-n", "20", "--out", str(md)])
+    out = json.loads(capsys.readouterr().out)
+    for run in ("ceiling", "ceiling_bytewax", "engine", "naive"):
+        assert RUN_KEYS <= set(out[run]), run
+        assert out[run]["readings_per_s"] > 0 and out[run]["cpu_s"] > 0
+    n = out["setup"]["n"]
+    assert n >= 2400 and out["engine"]["n"] == n and out["naive"]["n"] == 20
+    # the passthroughs re-emit every reading; the engine read them all and alerted
+    assert out["ceiling"]["out"] == n and out["ceiling_bytewax"]["out"] == n
+    assert out["engine"]["engine_stats"]["readings"] == n  # the engine saw every reading
+    chk = out["engine"]["expected_alerts_check"]
+    assert out["engine"]["alerts"] > 0 and chk["alert_events"] == out["engine"]["alerts"]
+    assert chk["replay_alert_events"] > 0
+    assert {"anomalies", "caught", "recall", "precision"} <= set(chk)
+    assert out["engine_over_ceiling"] > 0 and out["engine_over_naive"] > 0
+    text = md.read_text()
+    assert "| engine |" in text and out["machine"]["cpu"] in text and "--n 2400" in text
