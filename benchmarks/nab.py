@@ -117,37 +117,59 @@ def configs() -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for name in registry.NAMES:
-        if name == "likelihood":
-            continue  # every registry row below already is a likelihood of its detector
+        if name in ("likelihood", "combine"):
+            continue  # rows below already are likelihoods; combinations are in EXTRA
         if name == "ensemble":
             out[name] = {"name": "ensemble"}
         else:
             out[name] = {"name": "likelihood", "detector": name}
     out.update(EXTRA)
+    out[LIVE_DEFAULT] = live_default_spec()
     return out
 
 
-def default_name() -> str:
-    """The configuration the live flow uses when a rule pack names none."""
-    from models import registry
+#: The live flow's default: the detector of the ``Anomaly`` rule of the default pack.
+LIVE_DEFAULT = "live_default"
+PACK = Path(__file__).resolve().parents[1] / "rules" / "packs" / "anomaly.yaml"
 
-    spec = registry.DEFAULT
-    return spec if isinstance(spec, str) else spec["name"]
+
+def live_default_spec() -> dict[str, Any]:
+    """The ``Anomaly`` rule's detector in ``rules/packs/anomaly.yaml``, as a spec whose raw
+    score ``s`` (robust sigmas) is mapped to ``s / (s + fire_at)``: monotone, so NAB's
+    threshold sweep sees exactly the live detector's ranking of readings."""
+    import yaml
+
+    pack = yaml.safe_load(PACK.read_text())
+    rule = next(r for r in pack["rules"] if r["name"] == "Anomaly")
+    det = rule["detector"]
+    return {"name": "squash", "k": 5.0,
+            "detector": {"name": det["name"], **det.get("params", {})}}
+
+
+def default_name() -> str:
+    """The configuration the live flow uses by default (its anomaly pack's detector)."""
+    return LIVE_DEFAULT
 
 
 def build(spec: Any):
-    """A fresh detector from a spec: a registry spec, or one of this benchmark's own
-    (``context_novelty``, ``combine`` whose ``members`` are specs)."""
-    from benchmarks.nab_detectors import Combine, ContextNovelty
-
-    if isinstance(spec, dict) and spec.get("name") == "context_novelty":
-        return ContextNovelty(**{k: v for k, v in spec.items() if k != "name"})
-    if isinstance(spec, dict) and spec.get("name") == "combine":
-        params = {k: v for k, v in spec.items() if k not in ("name", "members")}
-        return Combine([build(m) for m in spec["members"]], **params)
+    """A fresh detector from a registry spec (or ``squash``, see :func:`live_default_spec`)."""
     from models import registry
 
+    if isinstance(spec, dict) and spec.get("name") == "squash":
+        return _Squash(registry.build(spec["detector"]), spec["k"])
     return registry.build(spec)
+
+
+class _Squash:
+    """``s / (s + k)`` of a detector's raw score: the same ranking on NAB's 0-1 scale."""
+
+    def __init__(self, det: Any, k: float) -> None:
+        self.det = det
+        self.k = k
+
+    def update_many(self, xs: Any, ts: Any = None) -> Any:
+        s = self.det.update_many(xs, ts)
+        return s / (s + self.k)
 
 
 # -- workers --------------------------------------------------------------------------

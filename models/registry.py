@@ -42,6 +42,8 @@ _WHERE: dict[str, str] = {
     "iforest": "models.iforest:IForest",
     "likelihood": "models.calibrate:Likelihood",
     "ensemble": "models.ensemble:Ensemble",
+    "context_novelty": "models.novelty:ContextNovelty",
+    "combine": "models.combine:Combine",
 }
 
 
@@ -75,7 +77,17 @@ def _ensemble(members: list[Spec] | tuple[Spec, ...] = ("robust_z", "ewma"), **p
     return Ensemble([_nested(f"members[{i}]", m) for i, m in enumerate(members)], **params)
 
 
-_BUILDERS: dict[str, Callable[..., Detector]] = {"likelihood": _likelihood, "ensemble": _ensemble}
+def _combine(members: list[Spec] | tuple[Spec, ...] = ("context_novelty",), **params: Any):
+    from models.combine import Combine
+
+    if isinstance(members, (str, Mapping)) or not members:
+        raise ParamError(f"members={members!r} must be a non-empty list of specs")
+    return Combine([_nested(f"members[{i}]", m) for i, m in enumerate(members)], **params)
+
+
+_BUILDERS: dict[str, Callable[..., Detector]] = {
+    "likelihood": _likelihood, "ensemble": _ensemble, "combine": _combine,
+}
 
 
 def make(name: str, **params: Any) -> Detector:

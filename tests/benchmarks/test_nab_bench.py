@@ -69,5 +69,17 @@ def test_configs_cover_the_registry():
     from models import registry
 
     names = set(nab.configs())
-    assert {n for n in registry.NAMES if n != "likelihood"} <= names
-    assert "context_novelty" in names
+    # wrappers (likelihood, combine) run through the configurations that use them
+    assert {n for n in registry.NAMES if n not in ("likelihood", "combine")} <= names
+    assert {"context_novelty", "novelty_seasonal", nab.default_name()} <= names
+
+
+def test_live_default_is_the_anomaly_pack_detector():
+    spec = nab.live_default_spec()
+    assert spec["detector"]["name"] == "ensemble"  # rules/packs/anomaly.yaml, rule Anomaly
+    d = nab.build(spec)
+    import numpy as np
+
+    s = d.update_many(np.r_[np.full(200, 10.0) + np.sin(np.arange(200)), 60.0],
+                      np.arange(201) * 300.0 + 1.8e9)
+    assert 0.0 <= s.min() and s.max() < 1.0 and s[-1] == s.max()

@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from benchmarks.nab_detectors import ContextNovelty
 from models.base import ParamError
+from models.novelty import ContextNovelty
 
 
 def _periodic(n: int = 600) -> np.ndarray:
@@ -80,7 +80,7 @@ def test_vectorised_rebuild_matches_counting_one_by_one():
 
 
 def test_combine_max_and_min_members_and_hold_after_detection():
-    from benchmarks.nab_detectors import Combine
+    from models.combine import Combine
     from models.robust_z import RobustZ
 
     rng = np.random.default_rng(5)
