@@ -125,6 +125,8 @@ def configs() -> dict[str, Any]:
             out[name] = {"name": "likelihood", "detector": name}
     out.update(EXTRA)
     out[LIVE_DEFAULT] = live_default_spec()
+    # the pack's second detection rule, for the record (tuned for daily cycles)
+    out["live_unusual_level"] = pack_detector_spec("UnusualLevel", squash=5.0)
     return out
 
 
@@ -133,17 +135,21 @@ LIVE_DEFAULT = "live_default"
 PACK = Path(__file__).resolve().parents[1] / "rules" / "packs" / "anomaly.yaml"
 
 
-def live_default_spec() -> dict[str, Any]:
-    """The ``Anomaly`` rule's detector in ``rules/packs/anomaly.yaml``, as a spec whose raw
-    score ``s`` (robust sigmas) is mapped to ``s / (s + fire_at)``: monotone, so NAB's
-    threshold sweep sees exactly the live detector's ranking of readings."""
+def pack_detector_spec(rule_name: str = "Anomaly", squash: float | None = None) -> dict:
+    """The detector of ``rule_name`` in ``rules/packs/anomaly.yaml``, as a spec. With
+    ``squash=k`` a raw score ``s`` (e.g. robust sigmas) is reported as ``s / (s + k)``:
+    monotone, so NAB's threshold sweep sees exactly the live detector's ranking."""
     import yaml
 
     pack = yaml.safe_load(PACK.read_text())
-    rule = next(r for r in pack["rules"] if r["name"] == "Anomaly")
-    det = rule["detector"]
-    return {"name": "squash", "k": 5.0,
-            "detector": {"name": det["name"], **det.get("params", {})}}
+    det = next(r for r in pack["rules"] if r["name"] == rule_name)["detector"]
+    spec = {"name": det["name"], **det.get("params", {})}
+    return spec if squash is None else {"name": "squash", "k": squash, "detector": spec}
+
+
+def live_default_spec() -> dict[str, Any]:
+    """The live flow's default detector (the anomaly pack's ``Anomaly`` rule)."""
+    return pack_detector_spec("Anomaly")
 
 
 def default_name() -> str:

@@ -75,8 +75,9 @@ def test_configs_cover_the_registry():
 
 
 def test_live_default_is_the_anomaly_pack_detector():
-    spec = nab.live_default_spec()
-    assert spec["detector"]["name"] == "ensemble"  # rules/packs/anomaly.yaml, rule Anomaly
+    assert nab.live_default_spec()["name"] == "context_novelty"  # anomaly.yaml, Anomaly
+    spec = nab.pack_detector_spec("UnusualLevel", squash=5.0)
+    assert spec["detector"]["name"] == "ensemble"
     d = nab.build(spec)
     import numpy as np
 

@@ -30,7 +30,7 @@ def school_day(days: int, spike_at: int | None = None, seed: int = 3) -> list[Re
 
 
 def anomalies(alerts: list) -> list:
-    return [a for a in alerts if a.rule == "Anomaly" and a.status == "firing"]
+    return [a for a in alerts if a.rule == "UnusualLevel" and a.status == "firing"]
 
 
 def test_daily_ramp_is_normal_once_the_profile_is_learnt():
@@ -46,7 +46,7 @@ def test_rolling_z_alone_alerts_on_every_ramp(tmp_path):
 name: z
 match: {kind: electricity_kw}
 rules:
-  - name: Anomaly
+  - name: UnusualLevel
     detector: {name: robust_z, params: {window: 96, min_samples: 24, guard: 5, patience: 12}}
     when: score >= 5
     clear: score < 3
