@@ -1,4 +1,5 @@
-"""Read the alerts topic and print it: one line per alert event, or the active set.
+"""Read the alerts topic and print it: one line per alert event, or the active alerts
+per commune (folded by :mod:`rules.view`).
 
 Used by ``sentinelle alerts`` and by the demo's live printer.
 """
@@ -70,33 +71,19 @@ def consume(bootstrap: str, topic: str, *, follow: bool = False, idle_s: float =
         c.close()
 
 
-def active(events: Iterator[dict]) -> dict[str, dict]:
-    """Fold alert events into the currently active alerts, by id."""
-    act: dict[str, dict] = {}
-    for a in events:
-        if a.get("status") == "resolved":
-            act.pop(a.get("id", ""), None)
-        elif a.get("status") == "firing":
-            act[a.get("id", "")] = a
-    return act
-
-
-def print_active(act: dict[str, dict], console: Console | None = None) -> None:
-    """Active alerts grouped by commune."""
+def print_active(groups: dict[str, list[dict]], console: Console | None = None) -> None:
+    """Active alerts grouped by commune (from :func:`rules.view.active_by_commune`)."""
     from rich.table import Table
 
     console = console or Console()
-    by: dict[str, list[dict]] = {}
-    for a in act.values():
-        by.setdefault(a.get("commune") or "unassigned", []).append(a)
-    if not by:
+    if not groups:
         console.print("no active alerts")
         return
-    for commune in sorted(by):
-        t = Table(title=f"{commune}: {len(by[commune])} active", title_justify="left")
+    for commune in sorted(groups):
+        t = Table(title=f"{commune}: {len(groups[commune])} active", title_justify="left")
         for col in ("severity", "since", "rule", "sensor", "summary"):
             t.add_column(col)
-        for a in sorted(by[commune], key=lambda a: a.get("starts_at", "")):
+        for a in groups[commune]:
             t.add_row(a.get("severity", ""), a.get("starts_at", "")[:19], a.get("rule", ""),
                       a.get("sensor", ""), a.get("summary", ""))
         console.print(t)
@@ -106,11 +93,17 @@ def main_alerts(bootstrap: str, topic: str, follow: bool, show_active: bool,
                 commune: str | None, as_json: bool) -> int:
     console = Console(highlight=False, soft_wrap=True)
     events = consume(bootstrap, topic, follow=follow and not show_active)
+    if show_active:
+        from rules.view import active_by_commune
+
+        groups = active_by_commune(events, commune)
+        if as_json:
+            sys.stdout.write(msgspec.json.encode(groups).decode() + "\n")
+        else:
+            print_active(groups, console)
+        return 0
     if commune:
         events = (a for a in events if a.get("commune") == commune)
-    if show_active:
-        print_active(active(events), console)
-        return 0
     try:
         for a in events:
             if as_json:

@@ -128,3 +128,34 @@ def test_cli_run_keeps_running_after_bad_input(broker, topics):
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_alerts_command_lists_events_and_active_per_commune(broker, topics, capsys):
+    from flows.cli import main
+
+    bs = broker.bootstrap
+    # a spike that resolves, and a level that stays high (still active at the end)
+    msgs = series("metz/ecole/elec-1", 80, 60, 6)
+    rnd = random.Random(9)
+    msgs += [reading("woippy/gare/elec-1", i, 12.0 + rnd.gauss(0, 0.4) + (50 if i >= 70 else 0),
+                     site="gare").replace(b'"metz"', b'"woippy"') for i in range(74)]
+    produce(bs, topics["readings"], msgs)
+    cfg = Config(bootstrap=bs, inputs=((topics["readings"], "json"),),
+                 alerts_topic=topics["alerts"], dlq_topic=topics["dlq"], tail=False)
+    run_main(build_flow(cfg))
+    capsys.readouterr()
+
+    assert main(["alerts", "--bootstrap", bs, "--topic", topics["alerts"], "--json"]) == 0
+    events = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert {(e["sensor"], e["status"]) for e in events} >= {
+        ("metz/ecole/elec-1", "firing"), ("metz/ecole/elec-1", "resolved"),
+        ("woippy/gare/elec-1", "firing")}
+
+    assert main(["alerts", "--bootstrap", bs, "--topic", topics["alerts"], "--active"]) == 0
+    assert "woippy: " in capsys.readouterr().out  # the table, per commune
+
+    assert main(["alerts", "--bootstrap", bs, "--topic", topics["alerts"], "--active",
+                 "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)
+    assert list(groups) == ["woippy"]  # metz's alert resolved: no longer active
+    assert {a["sensor"] for a in groups["woippy"]} == {"woippy/gare/elec-1"}
