@@ -10,12 +10,16 @@ offset, so Bytewax recovery replays from the last snapshot (at-least-once).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
+
+#: When a poll returned nothing, poll that partition again after this long.
+IDLE_REPOLL = timedelta(milliseconds=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,28 @@ class RawBatch:
     offset: int
     values: list[bytes | None]
     keys: list[bytes | None]
+
+
+def end_offset(config: dict, topic: str, part: int, timeout: float = 10.0) -> int:
+    """The partition's high watermark, read from a fetch response.
+
+    ``assign(OFFSET_END)`` and ``get_watermark_offsets()`` rely on the ListOffsets API,
+    which the embedded broker (Tansu 0.6) answers wrongly (it counts batches); the high
+    watermark carried by a real fetch is right on every broker, so fetch once and read it.
+    """
+    c = Consumer({**config, "enable.partition.eof": "true"})
+    try:
+        c.assign([TopicPartition(topic, part, OFFSET_BEGINNING)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in c.consume(1, 0.5):
+                err = m.error()
+                if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"cannot read {topic}[{part}]: {err}")
+                return c.get_watermark_offsets(TopicPartition(topic, part), cached=True)[1]
+        raise RuntimeError(f"no answer from {topic}[{part}] after {timeout:.0f} s")
+    finally:
+        c.close()
 
 
 class _Part(StatefulSourcePartition[RawBatch, int]):
@@ -72,10 +98,10 @@ class _Part(StatefulSourcePartition[RawBatch, int]):
         return [RawBatch(self._topic, self._part, first, values, keys)]
 
     def next_awake(self) -> datetime | None:
-        # nothing arrived: come back shortly instead of spinning
+        # nothing arrived: come back shortly instead of spinning (the consume call does
+        # not block, so an idle partition never holds up the worker's other partitions)
         if self._idle:
-            from datetime import UTC
-            return datetime.now(UTC) + timedelta(milliseconds=5)
+            return datetime.now(UTC) + IDLE_REPOLL
         return None
 
     def snapshot(self) -> int:
@@ -102,11 +128,16 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         When this event is set, stop at the next idle poll (in-process runs: demo, tests).
     batch_size
         Messages per poll at most.
+    poll_s
+        How long a poll may wait for messages. 0 (default): take what the client has
+        already fetched in the background and return at once; Bytewax polls every
+        partition of a worker in turn, so a blocking poll on a quiet partition would
+        delay the busy ones (latency).
     """
 
     def __init__(self, bootstrap: str, topics: list[str], *, starting_offset: int =
                  OFFSET_BEGINNING, tail: bool = True, batch_size: int = 5000,
-                 poll_s: float = 0.002, add_config: dict | None = None,
+                 poll_s: float = 0.0, add_config: dict | None = None,
                  stop: threading.Event | None = None) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
@@ -134,10 +165,15 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
             "group.id": "sentinelle-unused",
             "enable.auto.commit": "false",
             "enable.partition.eof": "true",
-            "fetch.wait.max.ms": "10",
+            "fetch.wait.max.ms": "5",
             "queued.min.messages": "100000",
         }
         config.update(self.add_config)
-        offset = self.starting_offset if resume_state is None else resume_state
+        if resume_state is not None:
+            offset = resume_state
+        elif self.starting_offset == OFFSET_END:
+            offset = end_offset(config, topic, int(idx))
+        else:
+            offset = self.starting_offset
         return _Part(config, topic, int(idx), offset, self.batch_size, self.tail, self.poll_s,
                      self.stop)
