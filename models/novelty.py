@@ -41,6 +41,10 @@ class ContextNovelty(Detector):
         A context seen ``c`` times scores ``1 / (1 + c) ** power``.
     margin
         When the range grows, it grows by this fraction of its width beyond the value.
+    tolerance
+        A value beyond the known range by ``e`` scores ``min(1, e / (tolerance * width))``
+        instead of 1: a new extreme just past the old one (a slightly warmer afternoon)
+        is not fully novel. 0 (default): any new extreme scores 1.
     history
         Readings kept to re-derive the counts when the range grows.
     grids
@@ -73,6 +77,7 @@ class ContextNovelty(Detector):
         "order",
         "power",
         "margin",
+        "tolerance",
         "history",
         "grids",
         "rest",
@@ -94,6 +99,7 @@ class ContextNovelty(Detector):
         order: int = 6,
         power: float = 2.0,
         margin: float = 0.1,
+        tolerance: float = 0.0,
         history: int = 3000,
         grids: int = 2,
         rest: int = 30,
@@ -106,6 +112,7 @@ class ContextNovelty(Detector):
         check("order", order, lo=1, hi=12)
         check("power", power, lo=0.0, hi=10.0)
         check("margin", margin, lo=0.0, hi=10.0)
+        check("tolerance", tolerance, lo=0.0, hi=10.0)
         check("history", history, lo=order, hi=1_000_000)
         check("grids", grids, lo=1, hi=8)
         check("rest", rest, lo=0)
@@ -115,6 +122,7 @@ class ContextNovelty(Detector):
         self.order = int(order)
         self.power = float(power)
         self.margin = float(margin)
+        self.tolerance = float(tolerance)
         self.history = int(history)
         self.grids = int(grids)
         self.rest = int(rest)
@@ -152,9 +160,16 @@ class ContextNovelty(Detector):
             keys.append(code * 16 + k)
         return keys
 
+    def _outside(self, x: float) -> float:
+        """Score of a value beyond the known range (see ``tolerance``)."""
+        tol = self.tolerance * (self._hi - self._lo)
+        if tol <= 0.0:
+            return 1.0
+        return min(1.0, max(self._lo - x, x - self._hi) / tol)
+
     def _raw(self, x: float) -> float:
         if x < self._lo or x > self._hi:
-            return 1.0
+            return self._outside(x)
         p = self.power
         best = 1.0
         for seen, ctx, b in zip(self._seen, self._ctx, self._levels(x), strict=True):
@@ -240,7 +255,7 @@ class ContextNovelty(Detector):
         if self.guard is not None:
             return super().update(x, ts)
         if self._n == 0 or x < self._lo or x > self._hi:
-            s = self._out(1.0 if self._n else 0.0)
+            s = self._out(self._outside(x) if self._n else 0.0)
             self._expand(x)
             self._count(x)
         else:

@@ -27,7 +27,7 @@ BAD: dict[str, list[tuple[str, object]]] = {
     "page_hinkley": [("delta", -1.0), ("threshold", 0.0), ("alpha", 1.5)],
     "seasonal": [("period", "month"), ("tz", "Mars/Olympus"), ("min_per_slot", 1)],
     "seasonal_z": [("period", "month"), ("window", 2), ("rel_scale", -1.0), ("tz", "Nowhere")],
-    "context_novelty": [("bins", 1), ("order", 0), ("history", 2), ("power", -1.0)],
+    "context_novelty": [("bins", 1), ("order", 0), ("history", 2), ("tolerance", -1.0)],
     "combine": [("how", "median"), ("members", []), ("weights", [1.0, 2.0]), ("rest", -1)],
     "rate": [("alpha", 0.0), ("min_samples", 1), ("rel_scale", -0.5)],
     "flatline": [("run", 0), ("tol", -1.0), ("min_samples", 0)],
