@@ -222,3 +222,16 @@ def percentile(xs: list[float], q: float) -> float:
     s = sorted(xs)
     k = max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))
     return s[k]
+
+
+def keep_notes(text: str, path: Path) -> str:
+    """``text`` plus the hand-written block between ``<!-- notes -->`` and
+    ``<!-- /notes -->`` of the file at ``path`` (kept when the figures are rewritten)."""
+    try:
+        old = path.read_text(encoding="utf-8")
+    except OSError:
+        old = ""
+    a, b = old.find("<!-- notes -->"), old.find("<!-- /notes -->")
+    notes = old[a:b + len("<!-- /notes -->")] if a >= 0 and b > a else \
+        "<!-- notes -->\n<!-- /notes -->"
+    return text + "\n" + notes + "\n"

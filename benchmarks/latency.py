@@ -296,7 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         from pathlib import Path
 
-        Path(args.out).write_text(report(out, cmd, m), encoding="utf-8")
+        path = Path(args.out)
+        path.write_text(common.keep_notes(report(out, cmd, m), path), encoding="utf-8")
     if args.json:
         print(json.dumps(out, indent=2))
 

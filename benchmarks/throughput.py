@@ -265,16 +265,23 @@ def _replay(n: int, sensors_per_commune: int, now: float) -> dict:
     engine = make_engine(Config(bootstrap="unused:0"))
     states: dict = {}
     alerts = []
+    spent = 0.0
+    count = 0
+    clock = time.process_time
     for step in city.steps(common.steps_for(city, n)):
         groups: dict[str, list] = defaultdict(list)
         for r in step:
             groups[r.subject].append(r)
+        count += len(step)
+        t0 = clock()
         for k, rs in groups.items():
             st = states.get(k)
             if st is None:
                 st = states[k] = engine.new_state()
             alerts.extend(engine.process(st, rs, now)[0])
+        spent += clock() - t0
     return {"alerts": [(a.id, a.status) for a in alerts],
+            "process_us_per_reading": round(1e6 * spent / max(count, 1), 2),
             "rules": [a.rule for a in alerts], "truth": city.anomalies,
             "step_s": city.step_s}
 
@@ -294,6 +301,7 @@ def _check(bs: str, alerts_topic: str, n: int, spc: int, t_run: float) -> dict:
     diff = {r: [flow_by[r], rep_by[r]] for r in sorted(set(flow_by) | set(rep_by))
             if flow_by[r] != rep_by[r]}
     return {
+        "engine_process_only_us_per_reading": rep["process_us_per_reading"],
         "alert_events": len(alerts),
         "firing": sum(a["status"] == "firing" for a in alerts),
         "replay_alert_events": len(rep["alerts"]),
@@ -374,6 +382,10 @@ def bench(args: argparse.Namespace) -> dict:
         out["engine"]["alerts"] = chk["alert_events"]
         out["engine"]["dlq"] = common.count(bs, t["dlq"])
         out["engine"]["expected_alerts_check"] = chk
+        only = chk["engine_process_only_us_per_reading"]
+        out["engine"]["rules_engine_only_us_per_reading"] = only
+        out["engine"]["rules_engine_share_of_cpu"] = round(
+            only / out["engine"]["cpu_us_per_reading"], 2)
         if naive_n:
             log(f"naive ({naive_n} readings)...")
             out["naive"] = _rate(_run("naive", bs, t["naive-in"], t["naive-out"],
@@ -456,8 +468,14 @@ def report(out: dict, cmd: str, m: dict) -> str:
         lines.append(_row("naive", out["naive"],
                           "json.loads, key_on, river HalfSpaceTrees per sensor in "
                           "stateful_map, json.dumps"))
+    eng = out["engine"]
     lines += [
         "", f"- **engine / ceiling = {out['engine_over_ceiling']}** (target >= 0.5)",
+        f"- the rule engine and its detectors alone (`Engine.process` on the same readings "
+        f"in-process, no Kafka, no Bytewax, CPU time): **{eng['rules_engine_only_us_per_reading']}"
+        f" µs/reading**, i.e. at most {round(1e6 / eng['rules_engine_only_us_per_reading']):,} "
+        f"readings/s on one core, and {round(100 * eng['rules_engine_share_of_cpu'])} % of the "
+        "engine run's CPU per reading",
     ]
     if "engine_over_naive" in out:
         lines.append(f"- **engine / naive = {out['engine_over_naive']}** per reading "
@@ -534,17 +552,6 @@ def report(out: dict, cmd: str, m: dict) -> str:
     return "\n".join(lines)
 
 
-def _keep_notes(text: str, path) -> str:
-    try:
-        old = path.read_text(encoding="utf-8")
-    except OSError:
-        return text + "\n<!-- notes -->\n<!-- /notes -->\n"
-    a, b = old.find("<!-- notes -->"), old.find("<!-- /notes -->")
-    notes = old[a:b + len("<!-- /notes -->")] if a >= 0 and b > a else \
-        "<!-- notes -->\n<!-- /notes -->"
-    return text + "\n" + notes + "\n"
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.throughput",
                                  description=__doc__.split("\n")[0])
@@ -579,7 +586,7 @@ def main(argv: list[str] | None = None) -> None:
 
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_keep_notes(report(out, out["command"], m), path), encoding="utf-8")
+        path.write_text(common.keep_notes(report(out, out["command"], m), path), encoding="utf-8")
     if args.json:
         print(json.dumps(out, indent=2))
     else:
