@@ -46,6 +46,9 @@ from models.reading import Reading
 from rules.alert import Alert
 from rules.engine import Engine, KeyState
 
+#: Alert outputs: (topic, encoder) pairs, one message per alert on each.
+Outputs = list[tuple[str, Callable[[Alert], bytes]]]
+
 #: Type of what the decode step emits: (shard, [(subject, [Reading, ...]), ...]) or
 #: (None, DLQ message).
 Item = tuple[str | None, object]
@@ -229,19 +232,19 @@ class Decoder:
 class EngineLogic(StatefulBatchLogic[Reading, KafkaSinkMessage, bytes]):
     """Bytewax state of one key: the engine's :class:`KeyState`, snapshotted by pickle."""
 
-    def __init__(self, engine: Engine, cfg: Config, encode: Callable[[Alert], bytes],
-                 state: KeyState) -> None:
+    def __init__(self, engine: Engine, cfg: Config, encode: Outputs, state: KeyState) -> None:
         self.engine = engine
         self.cfg = cfg
-        self.encode = encode
+        self.encode = encode  # (topic, alert encoder) per alert output
         self.state = state
 
     def _emit(self, alerts: list[Alert], late: list[Reading]) -> list[KafkaSinkMessage]:
         out = []
-        topic = self.cfg.alerts_topic
         for a in alerts:
             metrics.ALERTS.labels(a.commune, a.rule, a.status).inc()
-            out.append(KafkaSinkMessage(key=a.id.encode(), value=self.encode(a), topic=topic))
+            key = a.id.encode()
+            for topic, enc in self.encode:
+                out.append(KafkaSinkMessage(key=key, value=enc(a), topic=topic))
         if late:
             metrics.LATE.inc(len(late))
             for r in late:
@@ -271,7 +274,7 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
     """Bytewax state of one shard: an :class:`EngineLogic` (a :class:`KeyState`) per
     subject of the shard, fed in arrival order; timers per subject."""
 
-    def __init__(self, engine: Engine, cfg: Config, encode: Callable[[Alert], bytes],
+    def __init__(self, engine: Engine, cfg: Config, encode: Outputs,
                  states: dict[str, KeyState]) -> None:
         self.engine = engine
         self.cfg = cfg
@@ -354,7 +357,7 @@ def build_flow(cfg: Config, engine: Engine | None = None,
     Kafka ends, for unit tests and benchmarks without a broker.
     """
     engine = engine or make_engine(cfg)
-    encode = alert_encoder(cfg.alert_format)
+    encode = [(topic, alert_encoder(fmt)) for topic, fmt in cfg.alert_outputs]
     flow = Dataflow("sentinelle")
     src = source or KafkaBatchSource(
         cfg.bootstrap, cfg.topics,

@@ -20,6 +20,19 @@ def _input_spec(s: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _output_spec(s: str) -> tuple[str, str]:
+    from flows.alert_formats import get_alert_format
+
+    topic, sep, fmt = s.partition("=")
+    if not topic or not sep or not fmt:
+        raise argparse.ArgumentTypeError(f"{s!r}: expected TOPIC=FORMAT")
+    try:
+        get_alert_format(fmt)
+    except (KeyError, ValueError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return topic, fmt
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sentinelle",
@@ -54,7 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--readings-out", metavar="TOPIC",
                    help="also write every decoded, enriched reading there (native JSON)")
     r.add_argument("--alert-format", default="native",
-                   help="alert output format: native, ngsi-ld, cloudevents")
+                   help="format on the alerts topic: native, ngsi-ld, ngsi-ld-kv, cloudevents")
+    r.add_argument("--alerts-to", action="append", default=[], metavar="TOPIC=FORMAT",
+                   type=_output_spec,
+                   help="also write every alert to TOPIC in FORMAT (repeatable), e.g. "
+                   "alerts.ngsi=ngsi-ld")
     r.add_argument("--rules", action="append", default=[], metavar="PATH",
                    help="rule pack file or directory (repeatable; default: rules/packs)")
     r.add_argument("--registry", help="sensor registry file (CSV or YAML, reloaded on change)")
@@ -116,11 +133,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                  rules=tuple(args.rules), registry=args.registry, strict_registry=args.strict,
                  start=args.start, tail=not args.no_tail, batch_size=args.batch_size,
                  alert_format=args.alert_format, readings_out=args.readings_out,
+                 more_alerts=tuple(args.alerts_to),
                  codec_options={c: {"mapping": args.mapping} for c in ("chirpstack", "tts")}
                  if args.mapping else {})
     wait_ready(bs, timeout=15)
     if args.process_id in (None, 0):
-        extra = [cfg.readings_out] if cfg.readings_out else []
+        extra = [t for t, _ in cfg.more_alerts]
+        extra += [cfg.readings_out] if cfg.readings_out else []
         create_topics(bs, [*cfg.topics, cfg.alerts_topic, cfg.dlq_topic, *extra],
                       args.partitions)
     metrics.serve(args.metrics_port)

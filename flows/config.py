@@ -28,12 +28,19 @@ class Config:
     tail: bool = True
     batch_size: int = 5000
     alert_format: str = "native"
+    #: more alert outputs, each (topic, format): e.g. ``(("alerts.ngsi", "ngsi-ld"),)``
+    more_alerts: tuple[tuple[str, str], ...] = ()
     #: when set, every decoded, enriched reading is also written there in the native
     #: contract (a normalised stream for dashboards and for checking codecs end to end)
     readings_out: str | None = None
     kafka: dict[str, str] = field(default_factory=dict)
     #: codec name -> keyword options (e.g. ``{"chirpstack": {"mapping": "lora.yaml"}}``)
     codec_options: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def alert_outputs(self) -> tuple[tuple[str, str], ...]:
+        """Every alert output topic with its format, the main alerts topic first."""
+        return ((self.alerts_topic, self.alert_format), *self.more_alerts)
 
     @property
     def topics(self) -> list[str]:

@@ -159,3 +159,22 @@ def test_alerts_command_lists_events_and_active_per_commune(broker, topics, caps
     groups = json.loads(capsys.readouterr().out)
     assert list(groups) == ["woippy"]  # metz's alert resolved: no longer active
     assert {a["sensor"] for a in groups["woippy"]} == {"woippy/gare/elec-1"}
+
+
+def test_alert_format_per_output_topic(broker, topics):
+    bs = broker.bootstrap
+    ngsi, ce = topics["alerts"] + ".ngsi", topics["alerts"] + ".ce"
+    broker.create_topics([ngsi, ce])
+    produce(bs, topics["readings"], series("metz/gym/elec-7", 60, 50, 12))
+    cfg = Config(bootstrap=bs, inputs=((topics["readings"], "json"),),
+                 alerts_topic=topics["alerts"], dlq_topic=topics["dlq"], tail=False,
+                 more_alerts=((ngsi, "ngsi-ld"), (ce, "cloudevents")))
+    run_main(build_flow(cfg))
+    native = [msgspec.json.decode(m.value()) for m in read_all(bs, topics["alerts"])]
+    as_ngsi = [msgspec.json.decode(m.value()) for m in read_all(bs, ngsi)]
+    as_ce = [msgspec.json.decode(m.value()) for m in read_all(bs, ce)]
+    assert native and len(as_ngsi) == len(as_ce) == len(native)
+    assert all(a["type"] == "Alert" for a in as_ngsi)
+    assert all(e["specversion"] == "1.0" for e in as_ce)
+    keys = {m.key() for m in read_all(bs, ce)}
+    assert keys == {a["id"].encode() for a in native}
