@@ -245,8 +245,8 @@ def report(out: dict, cmd: str, m: dict) -> str:
         "", "Targets: p99 <= 100 ms at 10k readings/s, <= 250 ms at 50k readings/s.", "",
         "## Settings", "",
         f"- Flow: Bytewax epoch {a['epoch_s']:g} s; `KafkaBatchSource` `batch_size` "
-        f"{a['batch_size']}, `poll_s` 0 (take what librdkafka has prefetched, never "
-        "block), idle partition re-polled after 2 ms, `fetch.wait.max.ms` 5; Bytewax "
+        f"{a['batch_size']}, `poll_s` 0.002 (a poll waits at most 2 ms), idle partition "
+        "re-polled after 2 ms, `fetch.wait.max.ms` 5; Bytewax "
         "`KafkaSink` (flushes after every batch), `linger.ms` 2; extra client settings "
         f"{a['kafka'] or 'none'}.",
         f"- Load generator: confluent-kafka producer {LOADGEN}, messages handed over "

@@ -98,8 +98,7 @@ class _Part(StatefulSourcePartition[RawBatch, int]):
         return [RawBatch(self._topic, self._part, first, values, keys)]
 
     def next_awake(self) -> datetime | None:
-        # nothing arrived: come back shortly instead of spinning (the consume call does
-        # not block, so an idle partition never holds up the worker's other partitions)
+        # nothing arrived: come back shortly instead of spinning
         if self._idle:
             return datetime.now(UTC) + IDLE_REPOLL
         return None
@@ -129,15 +128,16 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     batch_size
         Messages per poll at most.
     poll_s
-        How long a poll may wait for messages. 0 (default): take what the client has
-        already fetched in the background and return at once; Bytewax polls every
-        partition of a worker in turn, so a blocking poll on a quiet partition would
-        delay the busy ones (latency).
+        How long a poll may wait for messages (a poll returns as soon as ``batch_size``
+        messages are there). Bytewax polls a worker's partitions in turn, so this bounds
+        how long a quiet partition holds up the others. 2 ms measured best for latency
+        (``benchmarks/results/latency.md``): 0 gave a slightly lower median but tiny
+        batches and second-long stalls at 10k readings/s.
     """
 
     def __init__(self, bootstrap: str, topics: list[str], *, starting_offset: int =
                  OFFSET_BEGINNING, tail: bool = True, batch_size: int = 5000,
-                 poll_s: float = 0.0, add_config: dict | None = None,
+                 poll_s: float = 0.002, add_config: dict | None = None,
                  stop: threading.Event | None = None) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
