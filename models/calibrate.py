@@ -36,6 +36,7 @@ from typing import ClassVar
 import numpy as np
 
 from models.base import Detector, ParamError, check
+from models.ew import ew_step
 
 _LOG10_E = math.log10(math.e)
 
@@ -177,10 +178,7 @@ class Likelihood(Detector):
             if self._n % 1000 == 0:
                 self._sum = math.fsum(rec)  # no drift
         n = self._n = self._n + 1
-        a = max(self.alpha, 1.0 / n)
-        d = avg - self._m
-        self._m += a * d
-        self._v = (1.0 - a) * (self._v + a * d * d)
+        self._m, self._v = ew_step(self._m, self._v, avg, n, self.alpha)
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
         return self.likelihood(self.detector.score_one(x, ts))

@@ -14,6 +14,7 @@ import math
 from typing import ClassVar
 
 from models.base import Detector, check
+from models.ew import ew_step
 
 
 class CUSUM(Detector):
@@ -111,7 +112,4 @@ class CUSUM(Detector):
                 sp = sn = 0.0
             self._sp, self._sn = sp, sn
         n = self._n = self._n + 1
-        a = max(self.alpha, 1.0 / n)
-        d = x - self._m
-        self._m += a * d
-        self._v = (1.0 - a) * (self._v + a * d * d)
+        self._m, self._v = ew_step(self._m, self._v, x, n, self.alpha)

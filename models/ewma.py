@@ -13,6 +13,7 @@ import math
 from typing import ClassVar
 
 from models.base import Detector, check
+from models.ew import ew_step
 
 
 class EWMA(Detector):
@@ -94,8 +95,5 @@ class EWMA(Detector):
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         n = self._n = self._n + 1
-        a = max(self.alpha, 1.0 / n)  # exact running mean/variance while n < 1/alpha
-        d = x - self._m
-        self._m += a * d
-        self._v = (1.0 - a) * (self._v + a * d * d)
+        self._m, self._v = ew_step(self._m, self._v, x, n, self.alpha)
         self._z = x if n == 1 else self.lam * x + (1.0 - self.lam) * self._z

@@ -19,6 +19,7 @@ from typing import ClassVar
 from river import linear_model, optim, preprocessing, time_series
 
 from models.base import Detector, check
+from models.ew import ew_step
 
 
 class Forecast(Detector):
@@ -138,7 +139,4 @@ class Forecast(Detector):
         a = max(self.alpha, 1.0 / n)
         self._ms += a * (min(r * r, 1e6) - self._ms)
         self._model.learn_one(y)
-        a = max(self.alpha_level, 1.0 / n)
-        dl = x - self._lm
-        self._lm += a * dl
-        self._lv = (1.0 - a) * (self._lv + a * dl * dl)
+        self._lm, self._lv = ew_step(self._lm, self._lv, x, n, self.alpha_level)

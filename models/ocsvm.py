@@ -25,6 +25,7 @@ import numpy as np
 from river import anomaly
 
 from models.base import Detector, check
+from models.ew import ew_step
 
 
 @lru_cache(maxsize=64)
@@ -141,10 +142,7 @@ class OCSVM(Detector):
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         self._svm.learn_one(self._features(x))
         n = self._n = self._n + 1
-        a = max(self.alpha, 1.0 / n)
-        d = x - self._m
-        self._m += a * d
-        self._v = (1.0 - a) * (self._v + a * d * d)
+        self._m, self._v = ew_step(self._m, self._v, x, n, self.alpha)
         if self.lags > 1:
             self._hist.appendleft(x)
 

@@ -13,6 +13,7 @@ import math
 from typing import ClassVar
 
 from models.base import Detector, check
+from models.ew import ew_step
 
 
 class Rate(Detector):
@@ -106,11 +107,8 @@ class Rate(Detector):
         r = self._rate(x, ts)
         if r is not None:
             n = self._n = self._n + 1
-            a = max(self.alpha, 1.0 / n)
-            d = r - self._m
-            self._m += a * d
-            self._v = (1.0 - a) * (self._v + a * d * d)
-            self._lvl += a * (abs(x) - self._lvl)
+            self._m, self._v = ew_step(self._m, self._v, r, n, self.alpha)
+            self._lvl += max(self.alpha, 1.0 / n) * (abs(x) - self._lvl)
         elif self._prev is None:
             self._lvl = abs(x)
         self._prev, self._pts = x, ts

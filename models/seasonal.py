@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from models.base import Detector, ParamError, check, choice
+from models.ew import ew_step
 
 
 @lru_cache(maxsize=16)
@@ -178,7 +179,4 @@ class Seasonal(Detector):
             profiles.append((self._wn, self._wm, self._wv, w))
         for cnt, mean, var, i in profiles:
             n = cnt[i] = cnt[i] + 1
-            a = max(self.alpha, 1.0 / n)
-            d = x - mean[i]
-            mean[i] += a * d
-            var[i] = (1.0 - a) * (var[i] + a * d * d)
+            mean[i], var[i] = ew_step(mean[i], var[i], x, n, self.alpha)
