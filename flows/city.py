@@ -68,22 +68,12 @@ def get_codec(name: str, **kw: object) -> Codec:
     """The codec called ``name`` (``flows.codecs`` registry)."""
     from flows import codecs
 
-    get = getattr(codecs, "get", None)
-    if get is not None:
-        return get(name, **kw) if kw else get(name)
-    if name == "json":
-        from flows.codecs.json import decode
-
-        return decode
-    raise ValueError(f"unknown codec {name!r}")
+    return codecs.get(name, **kw)
 
 
 def make_engine(cfg: Config) -> Engine:
     """The rule engine for this configuration (packs from ``cfg.rules`` or the defaults)."""
-    from_paths = getattr(Engine, "from_paths", None)
-    if from_paths is not None:
-        return from_paths(list(cfg.rules) or None)
-    return Engine()
+    return Engine.from_paths(list(cfg.rules) or None)
 
 
 def make_codecs(cfg: Config) -> dict[str, tuple[str, Codec]]:
@@ -367,12 +357,11 @@ def build_flow(cfg: Config, engine: Engine | None = None,
     raw = op.input("readings", flow, src)
     items = op.flat_map("decode", raw, Decoder(cfg))
     split = op.branch("valid", items, _is_reading)
-    keyed = op.map("key", split.trues, _identity)  # (shard, groups) is already keyed
 
     def builder(resume: bytes | None) -> ShardLogic:
         return ShardLogic(engine, cfg, encode, {} if resume is None else pickle.loads(resume))
 
-    alerts = op.stateful_batch("engine", keyed, builder)
+    alerts = op.stateful_batch("engine", split.trues, builder)  # (shard, groups): keyed
     out = op.merge("out", op.key_rm("unkey", alerts), split.falses.then(op.map, "dlq", _second))
     sink_cfg = {"linger.ms": "2", "compression.type": "none", **cfg.kafka}
     op.output("kafka-out", out, sink or KafkaSink([cfg.bootstrap], None, add_config=sink_cfg))
@@ -381,10 +370,6 @@ def build_flow(cfg: Config, engine: Engine | None = None,
 
 def _is_reading(item: Item) -> bool:
     return item[0] is not None
-
-
-def _identity(x: Item) -> Item:
-    return x
 
 
 def _second(x: Item) -> object:

@@ -10,10 +10,8 @@ from flows.broker import BrokerError
 
 
 def _input_spec(s: str) -> tuple[str, str]:
-    try:
-        from flows.codecs import parse_input_spec
-    except ImportError:
-        from flows.config import _spec as parse_input_spec
+    from flows.codecs import parse_input_spec
+
     try:
         return parse_input_spec(s)
     except ValueError as err:

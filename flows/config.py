@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from flows.codecs import parse_input_spec
+
 
 @dataclass(frozen=True)
 class Config:
@@ -50,7 +52,8 @@ class Config:
     def from_env(cls) -> Config:
         """Configuration for ``python -m bytewax.run flows.city:flow`` (env variables)."""
         inputs = tuple(
-            _spec(s) for s in os.environ.get("SENTINELLE_INPUTS", "readings").split(",") if s
+            parse_input_spec(s) for s in os.environ.get("SENTINELLE_INPUTS", "readings").split(",")
+            if s
         )
         rules = tuple(p for p in os.environ.get("SENTINELLE_RULES", "").split(",") if p)
         return cls(
@@ -62,8 +65,3 @@ class Config:
             registry=os.environ.get("SENTINELLE_REGISTRY") or None,
             start=os.environ.get("SENTINELLE_FROM", "earliest"),
         )
-
-
-def _spec(s: str) -> tuple[str, str]:
-    topic, _, codec = s.partition("=")
-    return topic.strip(), (codec.strip() or "json")
