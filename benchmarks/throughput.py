@@ -104,7 +104,8 @@ def _engine_cfg(spec: dict):
 
     return Config(bootstrap=spec["bootstrap"], inputs=((spec["topic"], "json"),),
                   alerts_topic=spec["out"], dlq_topic=spec["dlq"], tail=False,
-                  batch_size=spec.get("batch_size", 5000))
+                  batch_size=spec.get("batch_size", 5000),
+                  snapshots=spec.get("snapshots", False))
 
 
 def _ceiling_flow(bs: str, topic: str, out: str, batch_size: int):
@@ -363,7 +364,7 @@ def bench(args: argparse.Namespace) -> dict:
                 common.produce_all(p, t["naive-in"], step[:left])
                 left -= min(left, len(step))
             p.flush(60)
-        common_kw = {"epoch_s": args.epoch_s}
+        common_kw = {"epoch_s": args.epoch_s, "snapshots": args.snapshots}
         log("ceiling (KafkaBatchSource passthrough)...")
         out["ceiling"] = _rate(_run("ceiling", bs, t["readings"], t["ceiling"], **common_kw), n)
         out["ceiling"]["out"] = common.count(bs, t["ceiling"])
@@ -413,6 +414,7 @@ def bench(args: argparse.Namespace) -> dict:
         out["engine_over_naive"] = round(e / out["naive"]["readings_per_s"], 1)
     out["setup"] = {"n": n, "sensors": sensors, "partitions": args.partitions,
                     "naive_n": naive_n, "epoch_s": args.epoch_s, "seed": SEED,
+                    "snapshots": args.snapshots,
                     "load_s": round(load_s, 1), "bootstrap": args.bootstrap or "embedded"}
     return out
 
@@ -460,7 +462,9 @@ def report(out: dict, cmd: str, m: dict) -> str:
         f"{s['sensors']:,} sensors, whole 5-minute steps, JSON contract, key = sensor, "
         f"{s['partitions']} partitions; loaded in {s['load_s']} s. Each run is a child "
         f"process (`python -m bytewax`-equivalent `cli_main`, 1 worker, epoch "
-        f"{s['epoch_s']:g} s) reading the topic from the beginning to its end "
+        f"{s['epoch_s']:g} s, state snapshots "
+        f"{'on, as with `--recovery`' if s.get('snapshots') else 'off, as without `--recovery`'}"
+        f") reading the topic from the beginning to its end "
         f"(`tail=False`); CPU s and peak RSS from `wait4`, the broker's CPU not included.",
         "", "| run | what | readings | wall s | readings/s | CPU s | CPU µs/reading | "
         "peak RSS MB |", "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -569,6 +573,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--naive-n", type=int, default=500,
                     help="readings for the naive reference (0: skip it)")
     ap.add_argument("--epoch-s", type=float, default=10.0, help="Bytewax epoch interval")
+    ap.add_argument("--snapshots", action="store_true",
+                    help="engine runs snapshot their state at each epoch, as with "
+                         "`sentinelle run --recovery` (default: off, as without it)")
     ap.add_argument("--scaling", action="store_true", help="also 1 vs 2 Bytewax processes")
     ap.add_argument("--state-memory", action="store_true",
                     help="also state per sensor at 10k and 100k sensors")

@@ -10,8 +10,9 @@
 Hot path: a raw batch (one Kafka poll) is decoded in one call, its readings grouped by
 subject, and the subjects by one of :data:`SHARDS` stable shards; Bytewax keys its
 state by shard, so it routes and calls the engine once per shard and batch, not once
-per reading (its per-key overhead is ~2 µs per call), and snapshots each shard's
-subjects together.
+per reading (its per-key overhead is ~2 µs per call). A shard's snapshot re-pickles
+only the subjects touched since the previous one, and is skipped when no recovery store
+reads it (``Config.snapshots``).
 
 Run it with ``sentinelle run`` or ``python -m bytewax.run flows.city:flow`` (configured
 by ``SENTINELLE_*`` variables, see :meth:`flows.config.Config.from_env`).
@@ -265,11 +266,23 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
     subject of the shard, fed in arrival order; timers per subject."""
 
     def __init__(self, engine: Engine, cfg: Config, encode: Outputs,
-                 states: dict[str, KeyState]) -> None:
+                 states: dict[str, KeyState | bytes]) -> None:
         self.engine = engine
         self.cfg = cfg
         self.encode = encode
-        self.keys = {k: EngineLogic(engine, cfg, encode, st) for k, st in states.items()}
+        #: each subject's state pickled at the last snapshot, and the subjects touched
+        #: since: a snapshot re-pickles only those (a sensor reporting every 15 minutes
+        #: is not pickled at every 10-second epoch)
+        self._pk: dict[str, bytes] = {}
+        self._dirty: set[str] = set()
+        self.keys: dict[str, EngineLogic] = {}
+        for k, st in states.items():
+            if isinstance(st, bytes):
+                self._pk[k] = st
+                st = pickle.loads(st)
+            else:  # a snapshot written before the per-subject cache
+                self._dirty.add(k)
+            self.keys[k] = EngineLogic(engine, cfg, encode, st)
         self.due: dict[str, float] = {}
         for k, lg in self.keys.items():
             self._set_due(k, lg)
@@ -290,8 +303,10 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
         process = engine.process
         deadline = engine.deadline
         due = self.due
+        dirty = self._dirty
         for pairs in values:
             for k, rs in pairs:
+                dirty.add(k)
                 lg = keys.get(k)
                 if lg is None:
                     lg = keys[k] = EngineLogic(engine, self.cfg, self.encode, engine.new_state())
@@ -311,6 +326,7 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
         for k, d in list(self.due.items()):
             if d <= now:
                 lg = self.keys[k]
+                self._dirty.add(k)
                 out.extend(lg._emit(self.engine.tick(lg.state, now), []))
                 self._set_due(k, lg)
         return out, False
@@ -322,8 +338,17 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
         return datetime.fromtimestamp(d, UTC) if math.isfinite(d) else None
 
     def snapshot(self) -> bytes:
-        return pickle.dumps({k: lg.state for k, lg in self.keys.items()},
-                            protocol=pickle.HIGHEST_PROTOCOL)
+        """The shard's state for recovery: each subject's pickled :class:`KeyState`,
+        re-pickled only for the subjects touched since the last snapshot. Empty when
+        ``cfg.snapshots`` is off (no recovery store reads it)."""
+        if not self.cfg.snapshots:
+            return b""
+        pk = self._pk
+        hi = pickle.HIGHEST_PROTOCOL
+        for k in self._dirty:
+            pk[k] = pickle.dumps(self.keys[k].state, protocol=hi)
+        self._dirty.clear()
+        return pickle.dumps(pk, protocol=hi)
 
 
 def alert_encoder(name: str) -> Callable[[Alert], bytes]:
@@ -359,7 +384,7 @@ def build_flow(cfg: Config, engine: Engine | None = None,
     split = op.branch("valid", items, _is_reading)
 
     def builder(resume: bytes | None) -> ShardLogic:
-        return ShardLogic(engine, cfg, encode, {} if resume is None else pickle.loads(resume))
+        return ShardLogic(engine, cfg, encode, pickle.loads(resume) if resume else {})
 
     alerts = op.stateful_batch("engine", split.trues, builder)  # (shard, groups): keyed
     out = op.merge("out", op.key_rm("unkey", alerts), split.falses.then(op.map, "dlq", _second))

@@ -133,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                  alert_format=args.alert_format, readings_out=args.readings_out,
                  more_alerts=tuple(args.alerts_to),
                  codec_options={c: {"mapping": args.mapping} for c in ("chirpstack", "tts")}
-                 if args.mapping else {})
+                 if args.mapping else {}, snapshots=bool(args.recovery))
     wait_ready(bs, timeout=15)
     if args.process_id in (None, 0):
         extra = [t for t, _ in cfg.more_alerts]

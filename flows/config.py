@@ -38,6 +38,10 @@ class Config:
     kafka: dict[str, str] = field(default_factory=dict)
     #: codec name -> keyword options (e.g. ``{"chirpstack": {"mapping": "lora.yaml"}}``)
     codec_options: dict[str, dict] = field(default_factory=dict)
+    #: whether the engine's state is snapshotted at each epoch's end. Bytewax asks every
+    #: key touched in an epoch for a snapshot even when no recovery store reads them; a
+    #: run without recovery sets this False and skips that work (``sentinelle run`` does)
+    snapshots: bool = True
 
     @property
     def alert_outputs(self) -> tuple[tuple[str, str], ...]:

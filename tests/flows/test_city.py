@@ -60,3 +60,44 @@ def test_late_reading_goes_to_dlq_not_silently_dropped():
     dead = [m for m in out if m.topic == "readings.dlq"]
     assert len(dead) == 1
     assert dict(dead[0].headers)["sentinelle.reason"].startswith(b"late")
+
+
+def _shard(cfg: Config, states: dict | None = None):
+    from flows.city import ShardLogic
+    from rules.engine import Engine
+
+    return ShardLogic(Engine(), cfg, [("alerts", lambda a: b"")], states or {})
+
+
+def _readings(sensor: str, n: int, site: str):
+    from models.reading import Reading
+
+    return [Reading(sensor, T0 + 60 * i, 55.0 + i % 3, "noise_dba", "dBA", "woippy", site)
+            for i in range(n)]
+
+
+def test_shard_snapshot_repickles_only_touched_subjects_and_resumes():
+    import pickle
+
+    cfg = Config(bootstrap="unused:0")
+    sh = _shard(cfg)
+    sh.on_batch([[("woippy/parc", _readings("woippy/parc/noise", 30, "parc")),
+                  ("woippy/gare", _readings("woippy/gare/noise", 30, "gare"))]])
+    first = pickle.loads(sh.snapshot())
+    assert set(first) == {"woippy/parc", "woippy/gare"}
+    # only "parc" gets new readings: "gare" keeps the very same pickled bytes
+    sh.on_batch([[("woippy/parc", _readings("woippy/parc/noise", 40, "parc")[30:])]])
+    second = pickle.loads(sh.snapshot())
+    assert second["woippy/gare"] is not None and second["woippy/gare"] == first["woippy/gare"]
+    assert second["woippy/parc"] != first["woippy/parc"]
+    # a resumed shard has the same state, sensor by sensor
+    back = _shard(cfg, second)
+    st = back.keys["woippy/parc"].state.sensors["woippy/parc/noise"]
+    assert st.last_ts == T0 + 60 * 39
+    assert pickle.loads(back.snapshot()) == second
+
+
+def test_shard_snapshot_is_skipped_without_recovery():
+    sh = _shard(Config(bootstrap="unused:0", snapshots=False))
+    sh.on_batch([[("woippy/parc", _readings("woippy/parc/noise", 10, "parc"))]])
+    assert sh.snapshot() == b""
