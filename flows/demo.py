@@ -53,7 +53,8 @@ def demo(*, bootstrap: str | None = None, seed: int = 42, sensors: int = 5,
     with connect(bootstrap) as bs:
         topics = Config(bootstrap=bs).topics + ["alerts", "readings.dlq"]
         create_topics(bs, topics, partitions=2)
-        cfg = Config(bootstrap=bs, rules=rules, batch_size=2000, registry=str(registry))
+        cfg = Config(bootstrap=bs, rules=rules, batch_size=2000, registry=str(registry),
+                     snapshots=False)  # no recovery store in the demo
         console.print(
             f"[bold]Sentinelle demo[/]: broker {bs}, {len(city.sensors)} sensors in "
             f"{len({s.commune for s in city.sensors})} communes, "
