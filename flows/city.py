@@ -114,6 +114,7 @@ class Decoder:
         self.cfg = cfg
         self.codecs = make_codecs(cfg)
         self._shards: dict[str, str] = {}  # subject -> shard
+        self._subjects: dict[str, tuple[str, str, str]] = {}  # sensor -> commune, site, subject
         self._ts: dict[object, float] = {}  # wire ts -> epoch s (native JSON fast path)
 
     def __call__(self, b: RawBatch) -> list[Item]:
@@ -150,16 +151,23 @@ class Decoder:
     def _group(self, readings: list[Reading]) -> list[Item]:
         """Readings -> (shard, [(subject, readings in order), ...]) items; count them."""
         subj: dict[str, list[Reading]] = {}
-        communes: Counter[str] = Counter()
+        # sensor -> (commune, site, subject): a subject string is built once per sensor
+        # (and again only if the sensor's commune or site changes), not once per reading
+        known = self._subjects
+        if len(known) > 1_000_000:
+            known.clear()
         for r in readings:
-            k = r.subject
+            e = known.get(r.sensor)
+            if e is None or e[0] != r.commune or e[1] != r.site:
+                e = known[r.sensor] = (r.commune, r.site, r.subject)
+            k = e[2]
             g = subj.get(k)
             if g is None:
                 subj[k] = [r]
             else:
                 g.append(r)
-            communes[r.commune] += 1
         shards: dict[str, list[tuple[str, list[Reading]]]] = {}
+        communes: Counter[str] = Counter()
         of = self._shards
         for k, rs in subj.items():
             sh = of.get(k)
@@ -170,6 +178,7 @@ class Decoder:
                 shards[sh] = [(k, rs)]
             else:
                 g.append((k, rs))
+            communes[rs[0].commune] += len(rs)  # a subject's readings share a commune
         for c, n in communes.items():
             metrics.READINGS.labels(c or "unassigned").inc(n)
         return list(shards.items())

@@ -194,6 +194,15 @@ class Engine:
         self.site_max_age = site_max_age
         self.stats = Stats()
         self._plans: dict[str, Plan] = {}
+        # plans are shared by sensors that no rule can tell apart: same kind, and same
+        # commune / site / sensor name / label attributes only where a rule matches on
+        # them (a new sensor of a known sort costs one dict lookup, not a match of
+        # every rule)
+        parts = [m for r in self.rules.values() for m in r.match.parts]
+        self._by = (any(m.commune for m in parts), any(m.site for m in parts),
+                    any(m.sensor for m in parts),
+                    tuple(sorted({k for m in parts for k in m.labels})))
+        self._shared: dict[tuple, Plan] = {}
         self._clock = self.cal.fields
         self._attrs: dict[str, tuple[dict, object]] = {}
         # the stream's event-time clock, shared by all keys of this engine: each key's
@@ -220,6 +229,23 @@ class Engine:
 
     # -- plans --------------------------------------------------------------------------
     def _plan(self, r: Reading) -> Plan:
+        commune, site, sensor, labels = self._by
+        attrs = r.attrs
+        sig = (r.kind, r.commune if commune else None, r.site if site else None,
+               r.sensor if sensor else None,
+               tuple(str(attrs.get(k)) if attrs and k in attrs else None for k in labels))
+        p = self._shared.get(sig)
+        if p is None:
+            p = self._match(r)
+            if len(self._shared) > 100_000:
+                self._shared.clear()
+            self._shared[sig] = p
+        if len(self._plans) > 1_000_000:
+            self._plans.clear()
+        self._plans[r.sensor] = p
+        return p
+
+    def _match(self, r: Reading) -> Plan:
         rules = []
         dets: list[tuple[str, object, str]] = []
         nd = []
@@ -238,11 +264,7 @@ class Engine:
                     di = len(dets)
                     dets.append((rule.det_key, rule.det_make, rule.det_name or ""))
             rules.append((rule, di))
-        p = Plan(r.kind, tuple(rules), tuple(dets), tuple(nd))
-        if len(self._plans) > 1_000_000:
-            self._plans.clear()
-        self._plans[r.sensor] = p
-        return p
+        return Plan(r.kind, tuple(rules), tuple(dets), tuple(nd))
 
     # -- expression context -----------------------------------------------------------
     def _sched(self, sc: Schedule, r: Reading, ts: float) -> bool:
