@@ -342,3 +342,29 @@ def test_keep_firing_for_and_templates(write_pack):
     assert got[0].summary == "12 (2 over) at metz/s/x"
     assert got[1].ends_at == "2026-11-24T10:15:00.000Z"
     assert got[0].labels == {"site": "s"}
+
+
+def test_sensors_share_a_plan_unless_a_rule_can_tell_them_apart(write_pack, tmp_path):
+    write_pack("""\
+name: p
+match: {kind: noise_dba}
+rules:
+  - name: Loud
+    when: value > 80
+  - name: LoudAtNight
+    match: {labels: {zone: "resid*"}}
+    when: value > 60
+""")
+    engine = Engine.from_paths([tmp_path])
+    st = KeyState()
+    rs = [reading("metz/a/n1", "2026-11-24T22:00", 70, "noise_dba",
+                  attrs={"zone": "residential"}),
+          reading("metz/b/n2", "2026-11-24T22:00", 70, "noise_dba",
+                  attrs={"zone": "residential"}),
+          reading("woippy/c/n3", "2026-11-24T22:00", 70, "noise_dba", attrs={"zone": "park"})]
+    out = [a for r in rs for a in engine.process(st, (r,), r.ts)[0]]
+    plans = engine._plans
+    assert plans["metz/a/n1"] is plans["metz/b/n2"]  # same kind, same label: one plan
+    assert plans["woippy/c/n3"] is not plans["metz/a/n1"]  # the label tells them apart
+    assert sorted((a.rule, a.sensor) for a in out) == [
+        ("LoudAtNight", "metz/a/n1"), ("LoudAtNight", "metz/b/n2")]
