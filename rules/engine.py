@@ -519,8 +519,13 @@ class Engine:
             attrs = r.attrs
             fast0 = (v, None, prev, dt, rate, v - prev, ts, attrs)
             for rule, di, uid, w, pre, si, sop, sc, ci, cop, cc in prules:
-                fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate, v - prev, ts, attrs)  # type: ignore[index]
                 rs = rsd.get(uid) if rsd else None
+                if rs is None and si >= 0:
+                    # idle with a single plain comparison, the commonest case of all
+                    x = scores[di] if si == 1 and di >= 0 else fast0[si]  # type: ignore[index]
+                    if x is None or not sop(x, sc):
+                        continue
+                fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate, v - prev, ts, attrs)  # type: ignore[index]
                 if rs is not None:
                     if rs.firing:
                         if ci >= 0 and rs.clear_since == -INF:
@@ -545,12 +550,9 @@ class Engine:
                             rs.score = fast[1]
                             continue
                 if rs is None:
-                    # idle, the common case: only the condition's prefilter, mostly
-                    if si >= 0:
-                        x = fast[si]
-                        if x is None or not sop(x, sc):
-                            continue
-                    elif pre and not w.prefilter(fast, clock):
+                    # idle: only the condition's prefilter, mostly (a single comparison
+                    # has been tested above)
+                    if si < 0 and pre and not w.prefilter(fast, clock):
                         continue
                     if base is None:
                         base = {}
