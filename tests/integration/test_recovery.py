@@ -50,3 +50,40 @@ def test_without_recovery_latest_starts_cold(broker, topics):
     produce(bs, topics["readings"], msgs)
     _run(bs, topics, None)  # --from latest, no state: nothing read, nothing learnt
     assert read_all(bs, topics["alerts"]) == []
+
+
+def test_sigkill_mid_run_resumes_from_the_last_snapshot(broker, topics, tmp_path):
+    """A ``sentinelle run --recovery`` killed with SIGKILL (no clean shutdown) resumes
+    warm: detectors and input offsets come from its last snapshot."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    bs = broker.bootstrap
+    rec = str(tmp_path / "rec")
+    echo = topics["readings"] + ".out"
+    broker.create_topics([echo])
+    msgs = series("metz/mairie/elec-9", 61, 60, 11)
+    produce(bs, topics["readings"], msgs[:60])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "--bootstrap", bs,
+         "--input", topics["readings"], "--alerts", topics["alerts"], "--dlq", topics["dlq"],
+         "--readings-out", echo, "--recovery", rec, "--epoch", "0.2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    try:
+        deadline = time.monotonic() + 60
+        while len(read_all(bs, echo, timeout=1.0)) < 60:  # the history is processed...
+            assert proc.poll() is None, "the flow stopped"
+            assert time.monotonic() < deadline, "the flow did not process the history"
+            time.sleep(0.3)
+        time.sleep(1.5)  # ...and a few 0.2 s epochs later, snapshotted
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert levels(bs, topics) == []
+    produce(bs, topics["readings"], msgs[60:])
+    # the restart says --from latest: only a resumed state has warm detectors and offset 60
+    _run(bs, topics, rec)
+    assert levels(bs, topics) == [("firing", "2026-11-28T19:00:00.000Z")]
