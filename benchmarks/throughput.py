@@ -11,17 +11,19 @@ sensor, keyed by sensor over ``partitions`` partitions) into the embedded broker
 ``--bootstrap``), then runs one after another, each in its own child process (CPU
 seconds and peak RSS from ``wait4``), on the same data:
 
-- ``ceiling``: Kafka -> Kafka passthrough with our :class:`flows.source.KafkaBatchSource`
-  (one item per poll), each value re-emitted as one ``KafkaSinkMessage`` to Bytewax's
-  ``KafkaSink``: no decode, no processing. ``ceiling_bytewax`` is the same passthrough
+- ``ceiling`` (:func:`flows.baselines.ceiling`): Kafka -> Kafka passthrough with our
+  :class:`flows.source.KafkaBatchSource` (one item per poll), each value re-emitted as
+  one ``KafkaSinkMessage`` to Bytewax's ``KafkaSink``: no decode, no processing.
+  ``ceiling_bytewax`` (:func:`flows.baselines.ceiling_bytewax`) is the same passthrough
   with Bytewax's own ``KafkaSource`` (one Python message object per record), for
   reference; ratios use ``ceiling``, the faster of the two;
 - ``engine``: the real flow (:func:`flows.city.build_flow`, default rule packs, tail off)
   to a fresh alerts topic. Its alerts are read back, scored against the simulator's
   ground truth (:func:`flows.sim.score`) and compared with an in-process replay of the
   same readings through the same engine (``expected_alerts_check``);
-- ``naive``: :mod:`benchmarks.naive` on the first ``naive_n`` readings of the same stream
-  (a river HalfSpaceTrees per sensor as ``stateful_map`` state is too slow for all).
+- ``naive``: :func:`flows.baselines.naive` on the first ``naive_n`` readings of the same
+  stream (a river HalfSpaceTrees per sensor as ``stateful_map`` state is too slow for
+  all).
 
 ``--scaling`` adds the engine with 2 Bytewax processes (``-i 0/1 -a ...``) on the same
 data; ``--state-memory`` the engine state per sensor at 10k and 100k sensors (pickled
@@ -42,6 +44,7 @@ import uuid
 from collections import Counter, defaultdict
 
 from benchmarks import common
+from flows import topics
 
 MODULE = "benchmarks.throughput"
 SEED = 7
@@ -61,9 +64,13 @@ def _child(spec: dict) -> None:
     bs = spec["bootstrap"]
     engine = None
     if mode == "ceiling":
-        flow = _ceiling_flow(bs, spec["topic"], spec["out"], spec.get("batch_size", 5000))
+        from flows.baselines import ceiling
+
+        flow = ceiling(bs, spec["topic"], spec["out"], spec.get("batch_size", 5000))
     elif mode == "ceiling_bytewax":
-        flow = _ceiling_bytewax_flow(bs, spec["topic"], spec["out"])
+        from flows.baselines import ceiling_bytewax
+
+        flow = ceiling_bytewax(bs, spec["topic"], spec["out"])
     elif mode == "engine":
         from flows.city import build_flow, make_engine
 
@@ -71,9 +78,9 @@ def _child(spec: dict) -> None:
         engine = make_engine(cfg)
         flow = build_flow(cfg, engine)
     elif mode == "naive":
-        from benchmarks.naive import build
+        from flows.baselines import naive
 
-        flow = build(bs, spec["topic"], spec["out"])
+        flow = naive(bs, spec["topic"], spec["out"])
     else:
         raise SystemExit(f"unknown mode {mode}")
     kw = {"epoch_s": spec.get("epoch_s", 10.0)}
@@ -106,39 +113,6 @@ def _engine_cfg(spec: dict):
                   alerts_topic=spec["out"], dlq_topic=spec["dlq"], tail=False,
                   batch_size=spec.get("batch_size", 5000),
                   snapshots=spec.get("snapshots", False))
-
-
-def _ceiling_flow(bs: str, topic: str, out: str, batch_size: int):
-    import bytewax.operators as op
-    from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage
-    from bytewax.dataflow import Dataflow
-
-    from flows.source import KafkaBatchSource
-
-    def explode(b) -> list:
-        return [KafkaSinkMessage(k, v) for k, v in zip(b.keys, b.values, strict=True)]
-
-    flow = Dataflow("ceiling")
-    raw = op.input("in", flow, KafkaBatchSource(bs, [topic], tail=False,
-                                                batch_size=batch_size))
-    op.output("out", op.flat_map("passthrough", raw, explode),
-              KafkaSink([bs], out, add_config={"linger.ms": "2"}))
-    return flow
-
-
-def _ceiling_bytewax_flow(bs: str, topic: str, out: str):
-    import bytewax.operators as op
-    from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
-    from bytewax.dataflow import Dataflow
-
-    def to_sink(m) -> KafkaSinkMessage:
-        return KafkaSinkMessage(m.key, m.value)
-
-    flow = Dataflow("ceiling-bytewax")
-    raw = op.input("in", flow, KafkaSource([bs], [topic], tail=False, batch_size=5000))
-    op.output("out", op.map("passthrough", raw, to_sink),
-              KafkaSink([bs], out, add_config={"linger.ms": "2"}))
-    return flow
 
 
 def _profile_summary(prof, path: str) -> dict:
@@ -269,7 +243,7 @@ def _replay(n: int, sensors_per_commune: int, now: float) -> dict:
     spent = 0.0
     count = 0
     clock = time.process_time
-    for step in city.steps(common.steps_for(city, n)):
+    for step in city.steps(topics.steps_for(city, n)):
         groups: dict[str, list] = defaultdict(list)
         for r in step:
             groups[r.subject].append(r)
@@ -291,7 +265,7 @@ def _check(bs: str, alerts_topic: str, n: int, spc: int, t_run: float) -> dict:
     """Alerts of the engine run vs ground truth and vs an in-process replay."""
     from flows.sim import score
 
-    raw = common.read_values(bs, alerts_topic)
+    raw = topics.read_values(bs, alerts_topic)
     alerts = [json.loads(v) for v in raw]
     rep = _replay(n, spc, t_run)
     sc = score(alerts, rep["truth"], slack_s=SLACK_STEPS * rep["step_s"])
@@ -352,27 +326,27 @@ def bench(args: argparse.Namespace) -> dict:
         city = City(seed=SEED, sensors_per_commune=spc)
         sensors = len(city.sensors)
         t0 = time.perf_counter()
-        n = common.load(bs, t["readings"], city, args.n)
+        n = topics.load(bs, t["readings"], city, args.n)
         load_s = time.perf_counter() - t0
         log(f"loaded {n} readings of {sensors} sensors in {load_s:.1f} s")
         naive_n = min(args.naive_n, n)
         if naive_n:
             ncity = City(seed=SEED, sensors_per_commune=spc)
-            p = common.producer(bs)
+            p = topics.producer(bs)
             left = naive_n
-            for step in ncity.encoded_steps(common.steps_for(ncity, naive_n)):
-                common.produce_all(p, t["naive-in"], step[:left])
+            for step in ncity.encoded_steps(topics.steps_for(ncity, naive_n)):
+                topics.produce_all(p, t["naive-in"], step[:left])
                 left -= min(left, len(step))
             p.flush(60)
         common_kw = {"epoch_s": args.epoch_s, "snapshots": args.snapshots}
         log("ceiling (KafkaBatchSource passthrough)...")
         out["ceiling"] = _rate(_run("ceiling", bs, t["readings"], t["ceiling"], **common_kw), n)
-        out["ceiling"]["out"] = common.count(bs, t["ceiling"])
+        out["ceiling"]["out"] = topics.count(bs, t["ceiling"])
         log(f"  {out['ceiling']['readings_per_s']} readings/s")
         log("ceiling_bytewax (Bytewax KafkaSource passthrough)...")
         out["ceiling_bytewax"] = _rate(
             _run("ceiling_bytewax", bs, t["readings"], t["ceiling-bx"], **common_kw), n)
-        out["ceiling_bytewax"]["out"] = common.count(bs, t["ceiling-bx"])
+        out["ceiling_bytewax"]["out"] = topics.count(bs, t["ceiling-bx"])
         log(f"  {out['ceiling_bytewax']['readings_per_s']} readings/s")
         log("engine...")
         t_run = time.time()
@@ -381,7 +355,7 @@ def bench(args: argparse.Namespace) -> dict:
         log(f"  {out['engine']['readings_per_s']} readings/s; checking alerts...")
         chk = _check(bs, t["alerts"], n, spc, t_run)
         out["engine"]["alerts"] = chk["alert_events"]
-        out["engine"]["dlq"] = common.count(bs, t["dlq"])
+        out["engine"]["dlq"] = topics.count(bs, t["dlq"])
         out["engine"]["expected_alerts_check"] = chk
         only = chk["engine_process_only_us_per_reading"]
         out["engine"]["rules_engine_only_us_per_reading"] = only
@@ -391,7 +365,7 @@ def bench(args: argparse.Namespace) -> dict:
             log(f"naive ({naive_n} readings)...")
             out["naive"] = _rate(_run("naive", bs, t["naive-in"], t["naive-out"],
                                       **common_kw), naive_n)
-            out["naive"]["out"] = common.count(bs, t["naive-out"])
+            out["naive"]["out"] = topics.count(bs, t["naive-out"])
             log(f"  {out['naive']['readings_per_s']} readings/s")
         if args.scaling:
             out["scaling"] = _scaling(bs, t, n, common_kw)
@@ -427,7 +401,7 @@ def _scaling(bs: str, t: dict, n: int, kw: dict) -> dict:
     log(f"  {n / two['wall_s']:.0f} readings/s")
     by = []
     for r, topic in ((one, t["alerts-1p"]), (two, t["alerts-2p"])):
-        rules = Counter(json.loads(v)["rule"] for v in common.read_values(bs, topic))
+        rules = Counter(json.loads(v)["rule"] for v in topics.read_values(bs, topic))
         r["readings_per_s"] = round(n / r["wall_s"])
         r["alerts"] = sum(rules.values())
         by.append(rules)
