@@ -9,8 +9,10 @@ Before ``ready`` (warm-up) a detector's score is 0.0 and it never alerts.
 
 from __future__ import annotations
 
+import copyreg
 import inspect
 import math
+import operator
 from typing import ClassVar
 
 import numpy as np
@@ -70,7 +72,9 @@ class Detector:
 
     __slots__ = ("guard", "patience", "_held")
     #: Bumped whenever the pickled state layout changes.
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
+    #: Slots not pickled: derived from the others, recomputed by ``_rebuild`` at load.
+    _transient: ClassVar[tuple[str, ...]] = ()
     name: ClassVar[str] = "detector"
 
     def __init__(self, guard: float | None = None, patience: int | None = None) -> None:
@@ -155,18 +159,176 @@ class Detector:
 
         return type(self)(**{k: fresh(v) for k, v in self.params().items()})
 
-    def __getstate__(self) -> dict:
-        state = {"__version__": self.version}
-        for cls in type(self).__mro__:
-            for slot in getattr(cls, "__slots__", ()):
-                if hasattr(self, slot):
-                    state[slot] = getattr(self, slot)
-        return state
+    # -- state ------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        """Recompute the :attr:`_transient` slots after the state was loaded (default: none)."""
 
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        v = state.pop("__version__", None)
-        if v != self.version:
-            raise ValueError(f"{type(self).__name__}: state version {v} != {self.version}")
-        for k, val in state.items():
-            object.__setattr__(self, k, val)
+    def __reduce_ex__(self, protocol: int):
+        cls = type(self)
+        if cls.__getstate__ is Detector.__getstate__:  # the compact tuple, rebuilt by BUILD
+            return copyreg.__newobj__, (cls,), self.__getstate__()
+        # a subclass transforms the state as a dict: store the values only, in slot order
+        lay = layout(cls)
+        state = self.__getstate__()
+        if isinstance(state, dict) and state.keys() == lay.keyset:
+            state = (state["__version__"], *map(state.__getitem__, lay.names))
+        return _revive, (cls, state)
+
+    def __getstate__(self) -> tuple | dict:
+        """``(version, shared parameters, other slots...)`` in a fixed slot order.
+
+        A subclass that overrides ``__getstate__`` gets (through ``super()``) a dict of
+        slot name -> value plus ``"__version__"``, changes what it needs and returns it;
+        it is stored as a tuple all the same (:meth:`__reduce_ex__`).
+        """
+        cls = type(self)
+        lay = _LAYOUTS.get(cls) or layout(cls)
+        if cls.__getstate__ is not Detector.__getstate__:
+            state = {"__version__": self.version}
+            for k in lay.names:
+                v = getattr(self, k, _UNSET)
+                if v is not _UNSET:
+                    state[k] = v
+            return state
+        try:
+            p = lay.get_shared(self)
+            rest = lay.get_rest(self)
+        except AttributeError:  # a slot never set: store the marker
+            p = tuple(getattr(self, k, _UNSET) for k in lay.shared)
+            rest = tuple(getattr(self, k, _UNSET) for k in lay.rest)
+        if lay.share:
+            try:
+                c = _SHARED.get(p)
+            except TypeError:  # an unhashable parameter (a list): not shared
+                lay.share = False
+            else:  # same objects -> the same tuple, pickled once per snapshot (memo)
+                if c is not None and all(map(operator.is_, p, c)):
+                    p = c
+        return (self.version, p, *rest)
+
+    def __setstate__(self, state: tuple | dict) -> None:
+        cls = type(self)
+        lay = _LAYOUTS.get(cls) or layout(cls)
+        if type(state) is tuple:
+            if not state or state[0] != self.version:
+                v = state[0] if state else None
+                raise ValueError(f"{cls.__name__}: state version {v} != {self.version}")
+            if len(state) != lay.size or len(state[1]) != len(lay.shared):
+                raise ValueError(f"{cls.__name__}: state has {len(state)} fields, "
+                                 f"expected {lay.size}")
+            p = shared(state[1]) if lay.share else state[1]
+            put = object.__setattr__
+            for k, val in zip(lay.shared, p, strict=True):
+                put(self, k, val)
+            for k, val in zip(lay.rest, state[2:], strict=True):
+                if val is not _UNSET:
+                    put(self, k, val)
+        else:  # the dict form (a subclass's own __setstate__, or a version-2 snapshot)
+            state = dict(state)
+            v = state.pop("__version__", None)
+            if v != self.version:
+                raise ValueError(f"{cls.__name__}: state version {v} != {self.version}")
+            for k, val in state.items():
+                if val is not _UNSET:
+                    object.__setattr__(self, k, val)
+        self._rebuild()
+
+
+class _Unset:
+    """Marker for a slot that was never set (pickled by reference)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_UNSET"
+
+
+_UNSET = _Unset()
+
+
+class Layout:
+    """The pickled slot order of one detector class, computed once and cached.
+
+    ``shared``: the constructor parameters kept as slots, stored as one tuple that is
+    shared between detectors with equal parameters (one object in memory; pickled once
+    per snapshot of many detectors); ``rest``: every other slot but the ``_transient``
+    ones (rebuilt at load by ``_rebuild``).
+    """
+
+    __slots__ = ("shared", "rest", "names", "size", "keyset", "get_shared", "get_rest", "share")
+
+    def __init__(self, cls: type) -> None:
+        slots: list[str] = []
+        for c in reversed(cls.__mro__):
+            own = c.__dict__.get("__slots__", ())
+            for s in (own,) if isinstance(own, str) else own:
+                if s not in ("__weakref__", "__dict__") and s not in slots:
+                    slots.append(s)
+        skip = set(getattr(cls, "_transient", ()))
+        sig = inspect.signature(cls.__init__).parameters
+        # parameters holding detectors (members, a wrapped detector) are state, not shared
+        self.shared = tuple(
+            k for k in sig
+            if k in slots and k not in skip and "Detector" not in str(sig[k].annotation)
+        )
+        self.rest = tuple(s for s in slots if s not in skip and s not in self.shared)
+        self.names = self.shared + self.rest
+        self.size = 2 + len(self.rest)
+        self.keyset = {"__version__", *self.names}
+        self.get_shared = _getter(self.shared)
+        self.get_rest = _getter(self.rest)
+        self.share = bool(self.shared)
+
+
+def _getter(names: tuple[str, ...]):
+    if not names:
+        return lambda obj: ()
+    if len(names) == 1:
+        g = operator.attrgetter(names[0])
+        return lambda obj: (g(obj),)
+    return operator.attrgetter(*names)
+
+
+_LAYOUTS: dict[type, Layout] = {}
+
+
+def layout(cls: type) -> Layout:
+    """The (cached) :class:`Layout` of ``cls``."""
+    lay = _LAYOUTS.get(cls)
+    if lay is None:
+        lay = _LAYOUTS[cls] = Layout(cls)
+    return lay
+
+
+#: parameter tuple -> the one shared instance of it (bounded: cleared when full)
+_SHARED: dict[tuple, tuple] = {}
+
+
+def shared(p: tuple) -> tuple:
+    """The shared instance of the parameter tuple ``p`` (``p`` itself the first time).
+
+    Equal tuples with elements of other types (``5`` and ``5.0``) are not merged.
+    """
+    try:
+        c = _SHARED.get(p)
+    except TypeError:  # unhashable
+        return p
+    if c is None:
+        if len(_SHARED) >= 4096:
+            _SHARED.clear()
+        _SHARED[p] = p
+        return p
+    return c if all(map(operator.is_, map(type, c), map(type, p))) else p
+
+
+def _revive(cls: type, state: tuple | dict) -> Detector:
+    """Unpickle a detector whose class transforms its state as a dict (its ``__setstate__``)."""
+    obj = cls.__new__(cls)
+    if isinstance(state, tuple):  # (version, value of each slot in layout order)
+        lay = layout(cls)
+        if len(state) != 1 + len(lay.names):
+            raise ValueError(f"{cls.__name__}: state has {len(state)} fields, "
+                             f"expected {1 + len(lay.names)}")
+        state = {"__version__": state[0], **dict(zip(lay.names, state[1:], strict=True))}
+    obj.__setstate__(state)
+    return obj

@@ -100,12 +100,21 @@ class Ensemble(Detector):
     def update(self, x: float, ts: float = 0.0) -> float:
         if x - x != 0.0:
             return 0.0
+        if self.how == "min":  # score_one and learn_one, fused (the anomaly pack's case)
+            s = None
+            for m in self.members:
+                if m.ready:
+                    v = m.score_one(x, ts)
+                    if s is None or v < s:  # min(): the first of equal values
+                        s = v
+            if s is None:
+                s = 0.0
+            if self.guard is None or self.admit(s):
+                for m in self.members:
+                    m.learn_one(x, ts)
+            return s
         if self.guard is not None:
             return super().update(x, ts)
-        if self.how == "min":
-            s = self.score_one(x, ts)
-            self.learn_one(x, ts)
-            return s
         return self._combine([m.update(x, ts) for m in self.members])
 
     def update_many(self, xs: np.ndarray, ts: np.ndarray | None = None) -> np.ndarray:

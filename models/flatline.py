@@ -87,3 +87,19 @@ class Flatline(Detector):
             self._len += 1
         else:
             self._first, self._len = x, 1
+
+    def update(self, x: float, ts: float = 0.0) -> float:
+        """``score_one`` then ``learn_one`` (with the guard), in one call."""
+        if x - x != 0.0:
+            return 0.0
+        n = self._len
+        f = self._first
+        same = n > 0 and abs(x - f) <= max(self.tol, self.rel_tol * abs(f))
+        s = 0.0 if self._n < self.min_samples else (n + 1 if same else 1) / self.run
+        if self.guard is None or self.admit(s):
+            self._n += 1
+            if same:
+                self._len = n + 1
+            else:
+                self._first, self._len = x, 1
+        return s

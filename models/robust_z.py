@@ -5,15 +5,16 @@ for Gaussian data) so a single spike neither moves the centre nor inflates the s
 When more than half the window sits on one value (a water meter at 0 most of the time,
 a quantised sensor) the IQR is 0; the scale then falls back to the window's standard
 deviation (running sums, O(1)), so ordinary use is not scored in millions of sigmas.
-The window is kept sorted (``bisect``), so each update is O(log W) comparisons plus a
-C-level memmove; memory is bounded by the window.
+The window is a ring of ``array('d')`` (8 bytes a value) with a sorted copy kept by
+``bisect`` (O(log W) comparisons plus a C-level memmove per update); the sorted copy is
+not pickled but rebuilt at load, so the state is about 8 bytes per window value.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
-from collections import deque
+from array import array
+from bisect import bisect_left, bisect_right
 from typing import ClassVar
 
 from models.base import Detector, check
@@ -50,10 +51,19 @@ class RobustZ(Detector):
     """
 
     __slots__ = (
-        "window", "min_samples", "min_scale", "rel_scale", "_buf", "_sorted",
+        "window", "min_samples", "min_scale", "rel_scale", "_buf", "_i", "_sorted",
         "_k", "_s", "_ss", "_t",
     )  # fmt: skip
     name: ClassVar[str] = "robust_z"
+    _transient: ClassVar[tuple[str, ...]] = ("_sorted",)
+    #: ``centre_scale`` is this class's own (``update`` inlines it); False in subclasses
+    #: that redefine it (:class:`models.mad.MAD`).
+    _plain: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "centre_scale" in cls.__dict__:
+            cls._plain = False
 
     def __init__(
         self,
@@ -73,8 +83,9 @@ class RobustZ(Detector):
         self.min_samples = int(min_samples)
         self.min_scale = float(min_scale)
         self.rel_scale = float(rel_scale)
-        self._buf: deque[float] = deque()
-        self._sorted: list[float] = []
+        self._buf = array("d")  # the window, a ring once full: the oldest at _i
+        self._i = 0
+        self._sorted = array("d")  # the window, sorted
         self._k = 0.0  # running sums of (x - k) over the window: the fallback scale
         self._s = 0.0
         self._ss = 0.0
@@ -104,24 +115,83 @@ class RobustZ(Detector):
         m = self._s / n
         return math.sqrt(max(self._ss / n - m * m, 0.0))
 
+    def _rebuild(self) -> None:
+        self._sorted = array("d", sorted(self._buf))
+
     def score_one(self, x: float, ts: float = 0.0) -> float:
         if len(self._buf) < self.min_samples:
             return 0.0
         med, scale = self.centre_scale()
         return abs(x - med) / scale
 
-    def learn_one(self, x: float, ts: float = 0.0) -> None:
+    def update(self, x: float, ts: float = 0.0) -> float:
+        """``score_one`` then ``learn_one`` (with the guard), inlined: the hot path."""
+        if x - x != 0.0:
+            return 0.0
         buf = self._buf
-        if not buf:
+        srt = self._sorted
+        n = len(buf)
+        if n < self.min_samples:
+            s = 0.0
+        elif self._plain:  # centre_scale, inlined
+            h = n // 2
+            med = srt[h] if n % 2 else 0.5 * (srt[h - 1] + srt[h])
+            iqr = srt[(3 * n) // 4] - srt[n // 4]
+            spread = iqr / 1.349 if iqr > 0 else self.std()
+            s = abs(x - med) / max(spread, self.min_scale, self.rel_scale * abs(med))
+        else:
+            med, scale = self.centre_scale()
+            s = abs(x - med) / scale
+        g = self.guard
+        if g is None or s < g:
+            if self._held:
+                self._held = 0
+        elif not self.admit(s):
+            return s
+        # learn_one, inlined
+        if not n:
             self._k = x
-        if len(buf) >= self.window:
-            old = buf.popleft()
-            del self._sorted[bisect_left(self._sorted, old)]
+        w = self.window
+        if n >= w:
+            i = self._i
+            old = buf[i]
+            buf[i] = x
+            self._i = i + 1 if i + 1 < w else 0
+            del srt[bisect_left(srt, old)]
             o = old - self._k
             self._s -= o
             self._ss -= o * o
-        buf.append(x)
-        insort(self._sorted, x)
+        else:
+            buf.append(x)
+        srt.insert(bisect_right(srt, x), x)
+        d = x - self._k
+        self._s += d
+        self._ss += d * d
+        t = self._t = self._t + 1
+        if t >= w:
+            k = self._k = x
+            self._s = math.fsum(v - k for v in buf)
+            self._ss = math.fsum((v - k) * (v - k) for v in buf)
+            self._t = 0
+        return s
+
+    def learn_one(self, x: float, ts: float = 0.0) -> None:
+        buf = self._buf
+        srt = self._sorted
+        if not buf:
+            self._k = x
+        if len(buf) >= self.window:  # replace the oldest value
+            i = self._i
+            old = buf[i]
+            buf[i] = x
+            self._i = i + 1 if i + 1 < self.window else 0
+            del srt[bisect_left(srt, old)]
+            o = old - self._k
+            self._s -= o
+            self._ss -= o * o
+        else:
+            buf.append(x)
+        srt.insert(bisect_right(srt, x), x)
         d = x - self._k
         self._s += d
         self._ss += d * d

@@ -8,12 +8,17 @@ values falls back to the hour-of-day profile, so a new sensor is useful after on
 Public holidays (French by default, via the ``holidays`` package; ``subdiv="57"`` adds
 Moselle's Good Friday and St Stephen's Day) count as Sundays in the week profile.
 Slots are in local time (Europe/Paris by default, DST included); the UTC-hour -> slot map
-is cached, so an update costs O(1) and no datetime arithmetic. Memory: 24 + 168 slots.
+is kept in one dict per (time zone, calendar) shared by every detector, so an update
+costs a dict lookup and no datetime arithmetic. Memory: 24 (+ 168) slots, each a mean and
+a variance in an ``array('d')`` and a count in an array of small unsigned integers (a
+count stops at the first value where it no longer changes anything: ``1 / alpha`` and
+``min_per_slot``), about 3.3 KB pickled for a full week profile, 0.45 KB for a day.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from datetime import datetime
 from functools import lru_cache
 from typing import ClassVar
@@ -22,7 +27,6 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from models.base import Detector, ParamError, check, choice
-from models.ew import ew_step
 
 
 @lru_cache(maxsize=16)
@@ -50,6 +54,39 @@ def slot_of_hour(
     t = datetime.fromtimestamp(utc_hour * 3600, ZoneInfo(tz))
     day = 6 if country and t.date() in calendar(country, subdiv) else t.weekday()
     return t.hour, day * 24 + t.hour
+
+
+#: (tz, country, subdiv) -> {epoch hour (``ts // 3600``): (hour of day, 24 + hour of week)}
+_SLOTS: dict[tuple[str, str | None, str | None], dict[float, tuple[int, int]]] = {}
+_MAX_HOURS = 50_000  # a map holding more (5.7 years of hours) is emptied and refilled
+
+
+def slot_map(tz: str, country: str | None, subdiv: str | None) -> dict[float, tuple[int, int]]:
+    """The shared epoch-hour -> (day slot, 24 + week slot) map of one time zone and calendar."""
+    return _SLOTS.setdefault((tz, country, subdiv), {})
+
+
+def _count_type(cap: int) -> str:
+    """The smallest unsigned array type code holding ``cap``."""
+    for code in "BHILQ":
+        if cap < 1 << (8 * array(code).itemsize):
+            return code
+    return "Q"  # pragma: no cover - cap is clamped to 2**64 - 1
+
+
+def count_cap(alpha: float, min_per_slot: int) -> int:
+    """The count after which a slot's count changes nothing: ``max(alpha, 1 / n) == alpha``
+    and ``n >= min_per_slot`` hold for every larger ``n``.
+
+    >>> count_cap(0.1, 3), count_cap(0.1, 30), count_cap(0.3, 2)
+    (10, 30, 4)
+    """
+    n = max(1, math.ceil(1.0 / alpha))
+    while 1.0 / n > alpha:
+        n += 1
+    while n > 1 and 1.0 / (n - 1) <= alpha:
+        n -= 1
+    return min(max(n, min_per_slot), (1 << 64) - 1)
 
 
 class Seasonal(Detector):
@@ -96,9 +133,10 @@ class Seasonal(Detector):
     __slots__ = (
         "period", "alpha", "min_per_slot", "min_samples", "tz", "country", "subdiv",
         "min_scale", "rel_scale",
-        "_n", "_dn", "_dm", "_dv", "_wn", "_wm", "_wv",
+        "_n", "_cnt", "_mv", "_slots", "_cap",
     )  # fmt: skip
     name: ClassVar[str] = "seasonal"
+    _transient: ClassVar[tuple[str, ...]] = ("_slots", "_cap")
 
     def __init__(
         self,
@@ -142,9 +180,22 @@ class Seasonal(Detector):
         self.min_scale = float(min_scale)
         self.rel_scale = float(rel_scale)
         self._n = 0
-        self._dn, self._dm, self._dv = [0] * 24, [0.0] * 24, [0.0] * 24
-        w = 168 if period == "week" else 0
-        self._wn, self._wm, self._wv = [0] * w, [0.0] * w, [0.0] * w
+        k = 24 + (168 if period == "week" else 0)  # slot i: hour of day i, week slot 24 + i
+        self._rebuild()
+        self._cnt = array(_count_type(self._cap), [0]) * k
+        self._mv = array("d", [0.0]) * (2 * k)  # slot i: mean at 2 i, variance at 2 i + 1
+
+    def _rebuild(self) -> None:
+        self._slots = slot_map(self.tz, self.country, self.subdiv)
+        self._cap = count_cap(self.alpha, self.min_per_slot)
+
+    def _slot_miss(self, hour: float) -> tuple[int, int]:
+        h, w = slot_of_hour(int(hour), self.tz, self.country, self.subdiv)
+        m = self._slots
+        if len(m) >= _MAX_HOURS:
+            m.clear()
+        hw = m[hour] = (h, 24 + w)
+        return hw
 
     @property
     def ready(self) -> bool:
@@ -152,14 +203,17 @@ class Seasonal(Detector):
 
     def _baseline(self, ts: float) -> tuple[float, float] | None:
         """(mean, sd) of the slot ``ts`` falls in, or None if that slot is not ready."""
-        h, w = slot_of_hour(int(ts // 3600), self.tz, self.country, self.subdiv)
-        if self._wn and self._wn[w] >= self.min_per_slot:
-            m, v = self._wm[w], self._wv[w]
-        elif self._dn[h] >= self.min_per_slot:
-            m, v = self._dm[h], self._dv[h]
+        hour = ts // 3600
+        h, w = self._slots.get(hour) or self._slot_miss(hour)
+        cnt = self._cnt
+        if len(cnt) > 24 and cnt[w] >= self.min_per_slot:
+            i = w + w
+        elif cnt[h] >= self.min_per_slot:
+            i = h + h
         else:
             return None
-        return m, max(math.sqrt(v), self.min_scale, self.rel_scale * abs(m))
+        m = self._mv[i]
+        return m, max(math.sqrt(self._mv[i + 1]), self.min_scale, self.rel_scale * abs(m))
 
     def expected(self, ts: float = 0.0) -> float | None:
         b = self._baseline(ts)
@@ -168,15 +222,61 @@ class Seasonal(Detector):
     def score_one(self, x: float, ts: float = 0.0) -> float:
         if self._n < self.min_samples:
             return 0.0
-        b = self._baseline(ts)
-        return 0.0 if b is None else abs(x - b[0]) / b[1]
+        hour = ts // 3600
+        h, w = self._slots.get(hour) or self._slot_miss(hour)
+        cnt = self._cnt
+        if len(cnt) > 24 and cnt[w] >= self.min_per_slot:
+            i = w + w
+        elif cnt[h] >= self.min_per_slot:
+            i = h + h
+        else:
+            return 0.0
+        mv = self._mv
+        m = mv[i]
+        return abs(x - m) / max(math.sqrt(mv[i + 1]), self.min_scale, self.rel_scale * abs(m))
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
+        hour = ts // 3600
+        self._learn(x, self._slots.get(hour) or self._slot_miss(hour))
+
+    def _learn(self, x: float, hw: tuple[int, int]) -> None:
         self._n += 1
-        h, w = slot_of_hour(int(ts // 3600), self.tz, self.country, self.subdiv)
-        profiles = [(self._dn, self._dm, self._dv, h)]
-        if self._wn:
-            profiles.append((self._wn, self._wm, self._wv, w))
-        for cnt, mean, var, i in profiles:
-            n = cnt[i] = cnt[i] + 1
-            mean[i], var[i] = ew_step(mean[i], var[i], x, n, self.alpha)
+        cnt, mv, alpha, cap = self._cnt, self._mv, self.alpha, self._cap
+        for k in hw if len(cnt) > 24 else hw[:1]:
+            # models.ew.ew_step, inlined; a count at its cap stays there (a == alpha)
+            n = cnt[k]
+            if n < cap:
+                n += 1
+                cnt[k] = n
+                a = max(alpha, 1.0 / n)
+            else:
+                a = alpha
+            i = k + k
+            m = mv[i]
+            d = x - m
+            mv[i] = m + a * d
+            mv[i + 1] = (1.0 - a) * (mv[i + 1] + a * d * d)
+
+    def update(self, x: float, ts: float = 0.0) -> float:
+        """``score_one`` then ``learn_one`` (with the guard), one slot lookup."""
+        if x - x != 0.0:
+            return 0.0
+        hour = ts // 3600
+        hw = self._slots.get(hour) or self._slot_miss(hour)
+        s = 0.0
+        if self._n >= self.min_samples:
+            h, w = hw
+            cnt = self._cnt
+            if len(cnt) > 24 and cnt[w] >= self.min_per_slot:
+                i = w + w
+            elif cnt[h] >= self.min_per_slot:
+                i = h + h
+            else:
+                i = -1
+            if i >= 0:
+                mv = self._mv
+                m = mv[i]
+                s = abs(x - m) / max(math.sqrt(mv[i + 1]), self.min_scale, self.rel_scale * abs(m))
+        if self.guard is None or self.admit(s):
+            self._learn(x, hw)
+        return s
