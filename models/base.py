@@ -73,7 +73,7 @@ class Detector:
     __slots__ = ("guard", "patience", "_held")
     #: Bumped whenever the pickled state layout changes.
     version: ClassVar[int] = 3
-    #: Slots not pickled: derived from the others, recomputed by ``_rebuild`` at load.
+    #: Slots not pickled: derived from the others, recomputed by ``_restore`` at load.
     _transient: ClassVar[tuple[str, ...]] = ()
     name: ClassVar[str] = "detector"
 
@@ -160,8 +160,11 @@ class Detector:
         return type(self)(**{k: fresh(v) for k, v in self.params().items()})
 
     # -- state ------------------------------------------------------------------
-    def _rebuild(self) -> None:
-        """Recompute the :attr:`_transient` slots after the state was loaded (default: none)."""
+    def _restore(self) -> None:
+        """Recompute the :attr:`_transient` slots once the state is loaded (default: none).
+
+        Called by :meth:`__setstate__` after the pickled slots are set.
+        """
 
     def __reduce_ex__(self, protocol: int):
         cls = type(self)
@@ -231,7 +234,7 @@ class Detector:
             for k, val in state.items():
                 if val is not _UNSET:
                     object.__setattr__(self, k, val)
-        self._rebuild()
+        self._restore()
 
 
 class _Unset:
@@ -252,7 +255,7 @@ class Layout:
     ``shared``: the constructor parameters kept as slots, stored as one tuple that is
     shared between detectors with equal parameters (one object in memory; pickled once
     per snapshot of many detectors); ``rest``: every other slot but the ``_transient``
-    ones (rebuilt at load by ``_rebuild``).
+    ones (rebuilt at load by ``_restore``).
     """
 
     __slots__ = ("shared", "rest", "names", "size", "keyset", "get_shared", "get_rest", "share")

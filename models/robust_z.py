@@ -115,12 +115,20 @@ class RobustZ(Detector):
         m = self._s / n
         return math.sqrt(max(self._ss / n - m * m, 0.0))
 
-    def _rebuild(self) -> None:
+    def _restore(self) -> None:
         self._sorted = array("d", sorted(self._buf))
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
-        if len(self._buf) < self.min_samples:
+        srt = self._sorted
+        n = len(srt)
+        if n < self.min_samples:
             return 0.0
+        if self._plain:  # centre_scale, inlined
+            h = n // 2
+            med = srt[h] if n % 2 else 0.5 * (srt[h - 1] + srt[h])
+            iqr = srt[(3 * n) // 4] - srt[n // 4]
+            spread = iqr / 1.349 if iqr > 0 else self.std()
+            return abs(x - med) / max(spread, self.min_scale, self.rel_scale * abs(med))
         med, scale = self.centre_scale()
         return abs(x - med) / scale
 

@@ -181,11 +181,11 @@ class Seasonal(Detector):
         self.rel_scale = float(rel_scale)
         self._n = 0
         k = 24 + (168 if period == "week" else 0)  # slot i: hour of day i, week slot 24 + i
-        self._rebuild()
+        self._restore()
         self._cnt = array(_count_type(self._cap), [0]) * k
         self._mv = array("d", [0.0]) * (2 * k)  # slot i: mean at 2 i, variance at 2 i + 1
 
-    def _rebuild(self) -> None:
+    def _restore(self) -> None:
         self._slots = slot_map(self.tz, self.country, self.subdiv)
         self._cap = count_cap(self.alpha, self.min_per_slot)
 
@@ -237,9 +237,7 @@ class Seasonal(Detector):
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         hour = ts // 3600
-        self._learn(x, self._slots.get(hour) or self._slot_miss(hour))
-
-    def _learn(self, x: float, hw: tuple[int, int]) -> None:
+        hw = self._slots.get(hour) or self._slot_miss(hour)
         self._n += 1
         cnt, mv, alpha, cap = self._cnt, self._mv, self.alpha, self._cap
         for k in hw if len(cnt) > 24 else hw[:1]:
@@ -258,7 +256,7 @@ class Seasonal(Detector):
             mv[i + 1] = (1.0 - a) * (mv[i + 1] + a * d * d)
 
     def update(self, x: float, ts: float = 0.0) -> float:
-        """``score_one`` then ``learn_one`` (with the guard), one slot lookup."""
+        """``score_one`` then ``learn_one`` (with the guard), in one call."""
         if x - x != 0.0:
             return 0.0
         hour = ts // 3600
@@ -278,5 +276,5 @@ class Seasonal(Detector):
                 m = mv[i]
                 s = abs(x - m) / max(math.sqrt(mv[i + 1]), self.min_scale, self.rel_scale * abs(m))
         if self.guard is None or self.admit(s):
-            self._learn(x, hw)
+            self.learn_one(x, ts)
         return s
