@@ -59,6 +59,10 @@ Item = tuple[str | None, object]
 #: workers, few enough that Bytewax's per-key cost is paid per shard, not per sensor.
 SHARDS = 256
 
+#: Producer settings of the alerts / DLQ sink (``Config.kafka`` overrides them). Bytewax's
+#: ``KafkaSink`` flushes after every batch it writes, so an alert leaves at once.
+SINK_CONF = {"linger.ms": "2", "compression.type": "none"}
+
 
 def shard_of(subject: str) -> str:
     """The state shard of a subject (stable across processes and restarts)."""
@@ -397,7 +401,7 @@ def build_flow(cfg: Config, engine: Engine | None = None,
 
     alerts = op.stateful_batch("engine", split.trues, builder)  # (shard, groups): keyed
     out = op.merge("out", op.key_rm("unkey", alerts), split.falses.then(op.map, "dlq", _second))
-    sink_cfg = {"linger.ms": "2", "compression.type": "none", **cfg.kafka}
+    sink_cfg = {**SINK_CONF, **cfg.kafka}
     op.output("kafka-out", out, sink or KafkaSink([cfg.bootstrap], None, add_config=sink_cfg))
     return flow
 

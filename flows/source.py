@@ -20,6 +20,16 @@ from confluent_kafka.admin import AdminClient
 
 #: When a poll returned nothing, poll that partition again after this long.
 IDLE_REPOLL = timedelta(milliseconds=2)
+#: How long a poll may wait for messages by default (see :class:`KafkaBatchSource`).
+POLL_S = 0.002
+#: Consumer settings of every partition (``add_config`` overrides them). The embedded
+#: broker holds an empty fetch for up to ``fetch.wait.max.ms``, so it is kept short.
+CONSUMER_CONF = {
+    "enable.auto.commit": "false",
+    "enable.partition.eof": "true",
+    "fetch.wait.max.ms": "5",
+    "queued.min.messages": "100000",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +147,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
 
     def __init__(self, bootstrap: str, topics: list[str], *, starting_offset: int =
                  OFFSET_BEGINNING, tail: bool = True, batch_size: int = 5000,
-                 poll_s: float = 0.002, add_config: dict | None = None,
+                 poll_s: float = POLL_S, add_config: dict | None = None,
                  stop: threading.Event | None = None) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
@@ -160,14 +170,8 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _Part:
         idx, topic = for_part.split("-", 1)
-        config = {
-            "bootstrap.servers": self.bootstrap,
-            "group.id": "sentinelle-unused",
-            "enable.auto.commit": "false",
-            "enable.partition.eof": "true",
-            "fetch.wait.max.ms": "5",
-            "queued.min.messages": "100000",
-        }
+        config = {"bootstrap.servers": self.bootstrap, "group.id": "sentinelle-unused",
+                  **CONSUMER_CONF}
         config.update(self.add_config)
         if resume_state is not None:
             offset = resume_state
