@@ -5,6 +5,13 @@ change), then *learns*. ``update`` does both and is what flows call; ``update_ma
 does the same over a numpy batch. Scores are raw (detector-specific scale, higher is
 more anomalous); :mod:`models.calibrate` maps them to a comparable 0-1 likelihood.
 Before ``ready`` (warm-up) a detector's score is 0.0 and it never alerts.
+
+State (what ``pickle`` and ``copy`` keep, for every per-sensor snapshot): the tuple
+``(version, parameters, other slots...)``, values only, in a slot order fixed per class
+(:class:`Layout`). Equal parameter tuples are one shared object, so detectors loaded
+from the same prototype share them in memory and a snapshot of many sensors pickles them
+once. ``_transient`` slots (caches, a sorted copy of a window) are not stored; ``_restore``
+recomputes them at load. A state of another ``version`` is refused with a ValueError.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from typing import ClassVar
 
+import numpy as np
+
 from models.base import Detector, check
 
 
@@ -133,79 +135,47 @@ class RobustZ(Detector):
         return abs(x - med) / scale
 
     def update(self, x: float, ts: float = 0.0) -> float:
-        """``score_one`` then ``learn_one`` (with the guard), inlined: the hot path."""
+        """``score_one`` then ``learn_one`` (with the guard inlined)."""
         if x - x != 0.0:
             return 0.0
-        buf = self._buf
-        srt = self._sorted
-        n = len(buf)
-        if n < self.min_samples:
-            s = 0.0
-        elif self._plain:  # centre_scale, inlined
-            h = n // 2
-            med = srt[h] if n % 2 else 0.5 * (srt[h - 1] + srt[h])
-            iqr = srt[(3 * n) // 4] - srt[n // 4]
-            spread = iqr / 1.349 if iqr > 0 else self.std()
-            s = abs(x - med) / max(spread, self.min_scale, self.rel_scale * abs(med))
-        else:
-            med, scale = self.centre_scale()
-            s = abs(x - med) / scale
+        s = self.score_one(x)
         g = self.guard
         if g is None or s < g:
             if self._held:
                 self._held = 0
         elif not self.admit(s):
             return s
-        # learn_one, inlined
-        if not n:
-            self._k = x
-        w = self.window
-        if n >= w:
-            i = self._i
-            old = buf[i]
-            buf[i] = x
-            self._i = i + 1 if i + 1 < w else 0
-            del srt[bisect_left(srt, old)]
-            o = old - self._k
-            self._s -= o
-            self._ss -= o * o
-        else:
-            buf.append(x)
-        srt.insert(bisect_right(srt, x), x)
-        d = x - self._k
-        self._s += d
-        self._ss += d * d
-        t = self._t = self._t + 1
-        if t >= w:
-            k = self._k = x
-            self._s = math.fsum(v - k for v in buf)
-            self._ss = math.fsum((v - k) * (v - k) for v in buf)
-            self._t = 0
+        self.learn_one(x)
         return s
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         buf = self._buf
-        srt = self._sorted
         if not buf:
             self._k = x
-        if len(buf) >= self.window:  # replace the oldest value
+        w = self.window
+        if len(buf) >= w:  # replace the oldest value
             i = self._i
             old = buf[i]
             buf[i] = x
-            self._i = i + 1 if i + 1 < self.window else 0
-            del srt[bisect_left(srt, old)]
+            self._i = i + 1 if i + 1 < w else 0
+            if old != x or not x:  # (an equal non-zero value leaves the sorted copy as is)
+                srt = self._sorted
+                del srt[bisect_left(srt, old)]
+                srt.insert(bisect_right(srt, x), x)
             o = old - self._k
             self._s -= o
             self._ss -= o * o
         else:
             buf.append(x)
-        srt.insert(bisect_right(srt, x), x)
+            srt = self._sorted
+            srt.insert(bisect_right(srt, x), x)
         d = x - self._k
         self._s += d
         self._ss += d * d
-        self._t += 1
-        if self._t >= self.window:  # re-anchor and recompute: no rounding drift
-            k = self._k = x
-            self._s = math.fsum(v - k for v in buf)
-            self._ss = math.fsum((v - k) * (v - k) for v in buf)
+        t = self._t = self._t + 1
+        if t >= w:  # re-anchor and recompute: no rounding drift
+            self._k = x
+            dev = np.frombuffer(buf) - x  # exact sums of the rounded deviations
+            self._s = math.fsum(dev.tolist())
+            self._ss = math.fsum((dev * dev).tolist())
             self._t = 0
