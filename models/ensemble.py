@@ -4,7 +4,9 @@ Each member is wrapped in :class:`models.calibrate.Likelihood` (unless it alread
 or ``calibrate=False``), so every member speaks the same 0-1 language, and the ensemble
 score is their ``max`` (alert when any detector is sure: most sensitive) or ``mean``
 (alert when they agree: fewest false positives). Members see every reading; the
-ensemble's own ``guard`` holds back learning in all members at once.
+ensemble's own ``guard`` holds back learning in all members at once. ``update`` with
+``how="min"`` (the anomaly pack's ``UnusualLevel``) scores each member once and then lets
+each learn, without going through the generic ``score_one`` / ``learn_one`` path.
 """
 
 from __future__ import annotations

@@ -74,6 +74,7 @@ def _count_type(cap: int) -> str:
     return "Q"  # pragma: no cover - cap is clamped to 2**64 - 1
 
 
+@lru_cache(maxsize=256)
 def count_cap(alpha: float, min_per_slot: int) -> int:
     """The count after which a slot's count changes nothing: ``max(alpha, 1 / n) == alpha``
     and ``n >= min_per_slot`` hold for every larger ``n``.
