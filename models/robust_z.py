@@ -118,7 +118,12 @@ class RobustZ(Detector):
         return math.sqrt(max(self._ss / n - m * m, 0.0))
 
     def _restore(self) -> None:
-        self._sorted = array("d", sorted(self._buf))
+        buf = self._buf
+        if len(buf) < 32:
+            self._sorted = array("d", sorted(buf))
+        else:  # numpy sorts a full window twice as fast
+            self._sorted = srt = array("d")
+            srt.frombytes(np.sort(np.frombuffer(buf), kind="stable").tobytes())
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
         srt = self._sorted

@@ -64,8 +64,9 @@ def test_state_is_small():
                    if isinstance(v, (list, array)))  # fmt: skip
 
 
-def test_sorted_window_is_rebuilt_at_load():
-    d = fed(RobustZ(window=50, min_samples=10), n=237)
+@pytest.mark.parametrize("window", [8, 50])  # sorted in Python / with numpy
+def test_sorted_window_is_rebuilt_at_load(window):
+    d = fed(RobustZ(window=window, min_samples=4), n=237)
     e = pickle.loads(pickle.dumps(d))
     assert e._sorted == d._sorted and e._sorted is not d._sorted
     assert list(e._sorted) == sorted(e._buf) and e._i == d._i
