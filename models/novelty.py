@@ -8,11 +8,19 @@ kept and the minimum is taken, so a value jittering on a level boundary is not n
 
 When a value leaves the known range the range grows (plus ``margin``) and the context
 counts are re-derived from the last ``history`` values, so memory stays bounded: the
-history ring, and at most one count per distinct context.
+history ring, and one count per possible context.
 
 After a reported score of ``base`` or more the output is held at 0 for ``rest`` readings
 (one alert per event, not one per reading), the refractory period NAB's reference
-detectors use. Pure Python, O(order * grids) per reading plus a rare rebuild.
+detectors use. Pure Python, O(order * grids) per reading plus a rare re-count (numpy
+once the history is long).
+
+State, kept small (one detector per sensor): the history is a ring in an ``array``; a
+sensor's readings usually have a few decimals (``21.37``), so they are stored exactly as
+scaled integers (``2137``, 2 bytes) while every value round-trips bit for bit, else as
+doubles. The counts are a dense ``array('I')`` indexed by context (``bins + bins**2 + ...
++ bins**order`` slots, 584 for 8 bins and order 3) when that is small, else a dict; the
+pickled state keeps only the non-zero counts.
 
 Designed on the NAB corpus (``benchmarks/nab.py``): about 70 standard on its own, and the
 core of the best configuration there.
@@ -20,12 +28,65 @@ core of the best configuration there.
 
 from __future__ import annotations
 
-from collections import deque
-from typing import ClassVar
+from array import array
+from functools import lru_cache
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
 from models.base import Detector, check
+
+#: Counts are a dense array when ``grids * (bins + ... + bins**order)`` is at most this.
+DENSE = 1 << 14
+#: Histories shorter than this are re-counted in Python, longer ones with numpy.
+NUMPY_FROM = 24
+#: ``1 / (1 + c) ** power`` is tabulated for counts below this.
+TABLE = 1024
+#: Decimals tried to store the history as exact scaled integers.
+DECIMALS = 6
+_SCALE = tuple(10.0**k for k in range(DECIMALS + 1))
+#: Integer typecodes of the history, narrowest first, with their ranges.
+_INTS = (("h", 1 << 15), ("i", 1 << 31))
+
+
+class Plan(NamedTuple):
+    """Constants shared by every detector with the same parameters (see :func:`plan`)."""
+
+    radix: int
+    dense: int  # contexts per grid when the counts are a dense array, else 0
+    size: int  # contexts per grid: radix + radix**2 + ... + radix**order
+    shifts: tuple[float, ...]  # j / grids, added to the level position of grid j
+    table: tuple[float, ...]  # 1 / (1 + c) ** power for c < TABLE (1.0 for c = 0)
+    p: float  # -power
+    keep: int  # order - 1: previous levels kept per grid
+    zeros: array | None  # a dense array of zero counts, copied
+
+
+@lru_cache(maxsize=256)
+def plan(bins: int, order: int, grids: int, power: float) -> Plan:
+    """The :class:`Plan` of these parameters, built once.
+
+    A context of levels ``b`` (newest), ``p1``, ``p2``, ... has the index ``b``,
+    ``(b + 1) * bins + p1``, ``((b + 1) * bins + p1 + 1) * bins + p2``, ...: a bijective
+    numeration, so lengths 1..order fill ``0 .. bins + ... + bins**order - 1`` (levels are
+    in ``0 .. bins - 1``), one block per grid.
+    """
+    size = sum(bins**k for k in range(1, order + 1))
+    dense = size if grids * size <= DENSE else 0
+    p = -power
+    table = tuple(1.0 if c == 0 else (1.0 + c) ** p for c in range(TABLE))
+    zeros = array("I", bytes(4 * grids * dense)) if dense else None
+    shifts = tuple(j / grids for j in range(grids))
+    return Plan(bins, dense, size, shifts, table, p, order - 1, zeros)
+
+
+class _Counts(dict):
+    """Sparse counts: a missing context counts 0 (and is not inserted by a lookup)."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: int) -> int:
+        return 0
 
 
 class ContextNovelty(Detector):
@@ -86,12 +147,20 @@ class ContextNovelty(Detector):
         "_lo",
         "_hi",
         "_vals",
+        "_dec",
+        "_pos",
         "_seen",
         "_ctx",
         "_since",
         "_n",
+        "_step",
+        "_k",
     )
     name: ClassVar[str] = "context_novelty"
+    #: Own state layout (history ring, packed counts): one above the base's.
+    version: ClassVar[int] = Detector.version + 1
+    #: Derived slots, not pickled: the level width and the shared constants.
+    _transient: ClassVar[tuple[str, ...]] = ("_step", "_k")
 
     def __init__(
         self,
@@ -130,35 +199,31 @@ class ContextNovelty(Detector):
         self.min_samples = int(min_samples)
         self._lo = 0.0
         self._hi = 0.0
-        self._vals: deque[float] = deque(maxlen=self.history)
-        self._seen: list[dict[int, int]] = [{} for _ in range(self.grids)]
-        self._ctx: list[list[int]] = [[] for _ in range(self.grids)]
+        #: the history (history + 1 values), a ring once full (oldest at _pos): integers
+        #: scaled by 10 ** _dec, or doubles when _dec is -1
+        self._vals = array("h")
+        self._dec = 0
+        self._pos = 0
+        self._ctx: list[list[int]] = [[] for _ in range(self.grids)]  # newest level first
         self._since = 0
         self._n = 0
+        self._rebuild()
+        self._seen: array | _Counts | None = self._zeros()  # None: re-count when needed
 
     @property
     def ready(self) -> bool:
         return self._n >= self.min_samples
 
     # -- internals ----------------------------------------------------------------
-    def _levels(self, x: float) -> list[int]:
+    def _rebuild(self) -> None:
+        """Recompute the transient slots (after ``__init__`` and after loading)."""
+        self._k = plan(self.bins, self.order, self.grids, self.power)
         width = self._hi - self._lo
-        step = width / (self.bins - 1) if width > 0 else 1.0
-        pos = (x - self._lo) / step
-        g = self.grids
-        return [int(pos + j / g) for j in range(g)]
+        self._step = width / (self.bins - 1) if width > 0 else 1.0
 
-    def _keys(self, ctx: list[int], b: int) -> list[int]:
-        """Integer keys of the contexts of length 1..order ending with level ``b``."""
-        radix = self.bins + 2
-        code = b
-        keys = [code * 16 + 1]
-        k = 1
-        for prev in reversed(ctx):  # ctx holds at most order - 1 levels
-            k += 1
-            code = code * radix + prev
-            keys.append(code * 16 + k)
-        return keys
+    def _zeros(self) -> array | _Counts:
+        z = self._k.zeros
+        return _Counts() if z is None else z[:]
 
     def _outside(self, x: float) -> float:
         """Score of a value beyond the known range (see ``tolerance``)."""
@@ -168,74 +233,198 @@ class ContextNovelty(Detector):
         return min(1.0, max(self._lo - x, x - self._hi) / tol)
 
     def _raw(self, x: float) -> float:
-        if x < self._lo or x > self._hi:
-            return self._outside(x)
-        p = self.power
+        """Novelty of ``x`` in range (no change to the counts)."""
+        if self._seen is None:
+            self._recount()
+        radix, _, size, shifts, table, p, _, _ = self._k
+        pos = (x - self._lo) / self._step
+        seen = self._seen
         best = 1.0
-        for seen, ctx, b in zip(self._seen, self._ctx, self._levels(x), strict=True):
-            keys = self._keys(ctx, b)
-            tot = 0.0
-            for key in keys:
-                c = seen.get(key, 0)
-                tot += 1.0 if c == 0 else (1.0 + c) ** -p
-            r = tot / len(keys)
+        off = 0
+        for ctx, sh in zip(self._ctx, shifts, strict=True):
+            i = b = int(pos + sh)
+            c = seen[off + b]
+            tot = table[c] if c < TABLE else (1.0 + c) ** p
+            k = 1
+            for prev in ctx:
+                k += 1
+                i = (i + 1) * radix + prev
+                c = seen[off + i]
+                tot += table[c] if c < TABLE else (1.0 + c) ** p
+            r = tot / k
             if r < best:
                 best = r
+            off += size
         return best
 
-    def _rebuild(self) -> None:
-        """Re-derive every context count from the history under the current grid."""
-        radix = self.bins + 2
-        if len(self._vals) < 64 or 16 * radix**self.order >= 2**62:
-            self._seen = [{} for _ in range(self.grids)]
-            self._ctx = [[] for _ in range(self.grids)]
-            for u in self._vals:
-                self._count(u)
-            return
-        vals = np.fromiter(self._vals, dtype=float, count=len(self._vals))
-        width = self._hi - self._lo
-        pos = (vals - self._lo) / (width / (self.bins - 1) if width > 0 else 1.0)
-        g = self.grids
-        self._seen, self._ctx = [], []
-        for j in range(g):
-            lev = (pos + j / g).astype(np.int64)  # pos >= 0: truncation is floor
-            keys = [lev * 16 + 1]
-            code = lev
-            for k in range(2, self.order + 1):
-                code = code[1:] * radix + lev[: len(lev) - k + 1]
-                keys.append(code * 16 + k)
-            uniq, cnt = np.unique(np.concatenate(keys), return_counts=True)
-            self._seen.append(dict(zip(uniq.tolist(), cnt.tolist(), strict=True)))
-            self._ctx.append(lev[len(lev) - self.order + 1 :].tolist() if self.order > 1 else [])
-
     def _count(self, x: float) -> None:
-        keep = self.order - 1
-        for seen, ctx, b in zip(self._seen, self._ctx, self._levels(x), strict=True):
-            for key in self._keys(ctx, b):
-                seen[key] = seen.get(key, 0) + 1
-            ctx.append(b)
+        """Count the contexts ending with ``x`` (in range) and push its levels."""
+        if self._seen is None:
+            self._recount()
+        radix, _, size, shifts, _, _, keep, _ = self._k
+        pos = (x - self._lo) / self._step
+        seen = self._seen
+        off = 0
+        for ctx, sh in zip(self._ctx, shifts, strict=True):
+            i = b = int(pos + sh)
+            seen[off + b] += 1
+            for prev in ctx:
+                i = (i + 1) * radix + prev
+                seen[off + i] += 1
+            ctx.insert(0, b)
             if len(ctx) > keep:
-                del ctx[0]
+                ctx.pop()
+            off += size
 
-    # -- protocol -----------------------------------------------------------------
+    def _ring(self) -> array:
+        """The history array, oldest first."""
+        v = self._vals
+        pos = self._pos
+        return v[pos:] + v[:pos] if pos else v
+
+    def _values(self) -> list[float]:
+        """The history, oldest first, as the values learnt (bit for bit)."""
+        v = self._ring()
+        if self._dec < 0:
+            return v.tolist()
+        sc = _SCALE[self._dec]
+        return [q / sc for q in v]
+
+    def _push(self, x: float) -> None:
+        """Append ``x`` to the history ring (exactly: as a scaled integer if it can be)."""
+        v = self._vals
+        dec = self._dec
+        q = x
+        if dec >= 0:
+            sc = _SCALE[dec]
+            try:
+                q = round(x * sc)
+                ok = q / sc == x
+            except OverflowError:  # x * sc is infinite
+                ok = False
+            if not ok:
+                self._recode(x)
+                return
+        try:
+            if len(v) <= self.history:
+                v.append(q)
+            else:
+                pos = self._pos
+                v[pos] = q
+                pos += 1
+                self._pos = 0 if pos == len(v) else pos
+        except OverflowError:  # beyond the integer typecode
+            self._recode(x)
+
+    def _recode(self, x: float) -> None:
+        """Re-encode the history plus ``x`` in the narrowest exact form."""
+        vals = self._values()
+        vals.append(x)
+        if len(vals) > self.history + 1:
+            del vals[0]
+        for k, sc in enumerate(_SCALE):
+            try:
+                qs = [round(u * sc) for u in vals]
+            except OverflowError:
+                break
+            if all(q / sc == u for q, u in zip(qs, vals, strict=True)):
+                top = max(max(qs), -min(qs) - 1)
+                for tc, lim in _INTS:
+                    if top < lim:
+                        self._vals, self._dec, self._pos = array(tc, qs), k, 0
+                        return
+                break  # more decimals only make larger integers
+        self._vals, self._dec, self._pos = array("d", vals), -1, 0
+
+    def _recount(self) -> None:
+        """Derive every context count from the history under the current grid.
+
+        The history holds the value that grew the range last and the ``history`` values
+        before it (nothing was learnt since: a value in range re-counts first), which is
+        what an immediate re-count before counting that value would have seen.
+        """
+        radix, dense, size, shifts, _, _, keep, _ = self._k
+        if len(self._vals) >= NUMPY_FROM and (dense or self.grids * size < 2**62):
+            self._recount_np()
+            return
+        seen = self._zeros()
+        v = self._ring()
+        lo, step = self._lo, self._step
+        dec = self._dec
+        ctxs = []
+        for j, sh in enumerate(shifts):
+            if dec >= 0:
+                sc = _SCALE[dec]
+                lev = [int((q / sc - lo) / step + sh) for q in v]
+            else:
+                lev = [int((u - lo) / step + sh) for u in v]
+            off = j * size
+            cur = lev
+            for b in lev:
+                seen[off + b] += 1
+            for _ in range(keep):
+                cur = [(a + 1) * radix + b for a, b in zip(cur[1:], lev)]  # noqa: B905
+                for i in cur:
+                    seen[off + i] += 1
+            ctxs.append(lev[: -keep - 1 : -1] if keep else [])
+        self._seen = seen
+        self._ctx = ctxs
+
+    def _recount_np(self) -> None:
+        radix, dense, size, shifts, _, _, keep, _ = self._k
+        v = self._vals
+        a = np.frombuffer(v, dtype=v.typecode)
+        pos = self._pos
+        if pos:
+            a = np.concatenate((a[pos:], a[:pos]))
+        if self._dec >= 0:
+            a = a / _SCALE[self._dec]  # exactly the values learnt (see _push)
+        at = (a - self._lo) / self._step
+        parts, ctxs = [], []
+        for j, sh in enumerate(shifts):
+            lev = (at + sh if sh else at).astype(np.int64)  # at >= 0: truncation is floor
+            cur = lev
+            parts.append(lev + j * size if j else lev)
+            for _ in range(keep):
+                cur = (cur[1:] + 1) * radix + lev[: len(cur) - 1]
+                parts.append(cur + j * size if j else cur)
+            ctxs.append(lev[: -keep - 1 : -1].tolist() if keep else [])
+        keys = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if dense:
+            cnt = np.bincount(keys, minlength=self.grids * dense).astype(np.uint32)
+            self._seen = array("I", cnt.tobytes())
+        else:
+            uniq, cnt = np.unique(keys, return_counts=True)
+            self._seen = _Counts(zip(uniq.tolist(), cnt.tolist(), strict=True))
+        self._ctx = ctxs
+
     def _expand(self, x: float) -> None:
+        """Grow the range to ``x`` (the first value: start it); the counts go stale."""
         if self._n == 0:
             self._lo = self._hi = x
-            return
-        width = self._hi - self._lo
-        if x < self._lo:
-            self._lo = x - self.margin * width
-        if x > self._hi:
-            self._hi = x + self.margin * width
-        self._rebuild()
+            self._step = 1.0
+        else:
+            width = self._hi - self._lo
+            if x < self._lo:
+                self._lo = x - self.margin * width
+            if x > self._hi:
+                self._hi = x + self.margin * width
+            width = self._hi - self._lo
+            self._step = width / (self.bins - 1) if width > 0 else 1.0
+        self._seen = None  # re-counted when next needed, from the history (with x)
 
     def _out(self, r: float) -> float:
         return r if self._n >= self.min_samples and self._since >= self.rest else 0.0
 
+    # -- protocol -----------------------------------------------------------------
     def score_one(self, x: float, ts: float = 0.0) -> float:
         if x - x != 0.0:  # NaN or infinite: no level to quantise
             return 0.0
-        return self._out(self._raw(x) if self._n else 0.0)
+        if not self._n:
+            return self._out(0.0)
+        if x < self._lo or x > self._hi:
+            return self._out(self._outside(x))
+        return self._out(self._raw(x))
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         if x - x != 0.0:
@@ -244,8 +433,9 @@ class ContextNovelty(Detector):
         self._since = 0 if s >= self.base else self._since + 1
         if self._n == 0 or x < self._lo or x > self._hi:
             self._expand(x)
-        self._vals.append(x)
-        self._count(x)
+        else:
+            self._count(x)
+        self._push(x)
         self._n += 1
 
     def update(self, x: float, ts: float = 0.0) -> float:
@@ -254,41 +444,129 @@ class ContextNovelty(Detector):
             return 0.0
         if self.guard is not None:
             return super().update(x, ts)
-        if self._n == 0 or x < self._lo or x > self._hi:
+        lo = self._lo
+        if self._n == 0 or x < lo or x > self._hi:
             s = self._out(self._outside(x) if self._n else 0.0)
             self._expand(x)
-            self._count(x)
+        elif self.grids == 1:  # the common case, without grid offsets
+            if self._seen is None:
+                self._recount()
+            radix, _, _, _, table, p, keep, _ = self._k
+            seen = self._seen
+            ctx = self._ctx[0]
+            i = b = int((x - lo) / self._step)
+            c = seen[b]
+            seen[b] = c + 1
+            tot = table[c] if c < TABLE else (1.0 + c) ** p
+            k = 1
+            for prev in ctx:
+                k += 1
+                i = (i + 1) * radix + prev
+                c = seen[i]
+                seen[i] = c + 1
+                tot += table[c] if c < TABLE else (1.0 + c) ** p
+            ctx.insert(0, b)
+            if k > keep:
+                ctx.pop()
+            s = tot / k if self._n >= self.min_samples and self._since >= self.rest else 0.0
         else:
-            width = self._hi - self._lo
-            pos = (x - self._lo) / (width / (self.bins - 1) if width > 0 else 1.0)
-            g = self.grids
-            p = -self.power
-            radix = self.bins + 2
-            keep = self.order - 1
+            if self._seen is None:
+                self._recount()
+            radix, _, size, shifts, table, p, keep, _ = self._k
+            pos = (x - lo) / self._step
+            seen = self._seen
             best = 1.0
-            for j in range(g):
-                seen = self._seen[j]
-                ctx = self._ctx[j]
-                code = b = int(pos + j / g)
-                c = seen.get(code * 16 + 1, 0)
-                seen[code * 16 + 1] = c + 1
-                tot = 1.0 if c == 0 else (1.0 + c) ** p
+            off = 0
+            for ctx, sh in zip(self._ctx, shifts):  # noqa: B905
+                i = b = int(pos + sh)
+                c = seen[off + b]
+                seen[off + b] = c + 1
+                tot = table[c] if c < TABLE else (1.0 + c) ** p
                 k = 1
-                for prev in reversed(ctx):
+                for prev in ctx:
                     k += 1
-                    code = code * radix + prev
-                    key = code * 16 + k
-                    c = seen.get(key, 0)
-                    seen[key] = c + 1
-                    tot += 1.0 if c == 0 else (1.0 + c) ** p
+                    i = (i + 1) * radix + prev
+                    c = seen[off + i]
+                    seen[off + i] = c + 1
+                    tot += table[c] if c < TABLE else (1.0 + c) ** p
                 tot /= k
                 if tot < best:
                     best = tot
-                ctx.append(b)
-                if len(ctx) > keep:
-                    del ctx[0]
-            s = self._out(best)
-        self._vals.append(x)
+                ctx.insert(0, b)
+                if k > keep:
+                    ctx.pop()
+                off += size
+            s = best if self._n >= self.min_samples and self._since >= self.rest else 0.0
         self._since = 0 if s >= self.base else self._since + 1
         self._n += 1
+        # _push, inlined
+        v = self._vals
+        dec = self._dec
+        if dec >= 0:
+            sc = _SCALE[dec]
+            try:
+                q = round(x * sc)
+                if q / sc != x:
+                    self._recode(x)
+                    return s
+            except OverflowError:  # x * sc is infinite
+                self._recode(x)
+                return s
+        else:
+            q = x
+        try:
+            if len(v) <= self.history:
+                v.append(q)
+            else:
+                i = self._pos
+                v[i] = q
+                i += 1
+                self._pos = 0 if i == len(v) else i
+        except OverflowError:  # beyond the integer typecode
+            self._recode(x)
         return s
+
+    # -- state --------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """The base's state with the history as bytes and only the non-zero counts."""
+        if self._seen is None:
+            self._recount()
+        state = super().__getstate__()
+        for k in self._transient:
+            state.pop(k, None)
+        v = self._vals
+        state["_vals"] = v.typecode.encode() + v.tobytes()  # no array reconstructor
+        seen = self._seen
+        if isinstance(seen, array):
+            a = np.frombuffer(seen, dtype=np.uint32)
+            nz = np.flatnonzero(a)
+            c = a[nz]
+            top = int(c.max()) if len(c) else 0
+            ct = np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.uint32
+            it = np.uint16 if len(a) <= 1 << 16 else np.uint32
+            state["_seen"] = (nz.astype(it).tobytes(), c.astype(ct).tobytes())
+        else:
+            state["_seen"] = dict(seen)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        v = state.get("__version__")
+        if v != self.version:
+            raise ValueError(f"{type(self).__name__}: state version {v} != {self.version}")
+        h = state["_vals"]
+        state["_vals"] = array(h[:1].decode(), h[1:])
+        seen = state.pop("_seen")
+        super().__setstate__(state)
+        self._rebuild()
+        if isinstance(seen, dict):
+            self._seen = _Counts(seen)
+            return
+        total = self.grids * self._k.dense
+        idx, cnt = seen
+        it = np.uint16 if total <= 1 << 16 else np.uint32
+        i = np.frombuffer(idx, dtype=it)
+        a = np.zeros(total, dtype=np.uint32)
+        if len(i):
+            a[i] = np.frombuffer(cnt, dtype=f"u{len(cnt) // len(i)}")
+        self._seen = array("I", a.tobytes())

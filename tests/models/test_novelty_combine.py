@@ -60,23 +60,24 @@ def test_bounded_memory_and_bad_values():
     d = ContextNovelty(history=100)
     rng = np.random.default_rng(3)
     d.update_many(rng.normal(size=5000))
-    assert len(d._vals) == 100
+    assert len(d._vals) == 101  # the history, plus the value that grew the range last
     assert d.update(float("nan")) == 0.0 and d.update(float("inf")) == 0.0
     with pytest.raises(ParamError):
         ContextNovelty(bins=1)
 
 
-def test_vectorised_rebuild_matches_counting_one_by_one():
+@pytest.mark.parametrize("params", [{}, {"order": 3, "history": 300, "grids": 1}])
+def test_vectorised_recount_matches_counting_in_python(params, monkeypatch):
+    import models.novelty as nov
+
     rng = np.random.default_rng(4)
-    d = ContextNovelty()
+    d = ContextNovelty(**params)
     d.update_many(np.cumsum(rng.normal(size=2000)))
-    d._rebuild()
-    fast = ([dict(s) for s in d._seen], [list(c) for c in d._ctx])
-    d._seen = [{} for _ in range(d.grids)]
-    d._ctx = [[] for _ in range(d.grids)]
-    for u in d._vals:
-        d._count(u)
-    assert fast == (d._seen, d._ctx)
+    d._recount_np()
+    fast = (d._seen, d._ctx)
+    monkeypatch.setattr(nov, "NUMPY_FROM", 10**9)
+    d._recount()
+    assert fast == (d._seen, d._ctx) and fast[0] is not d._seen
 
 
 def test_combine_max_and_min_members_and_hold_after_detection():
