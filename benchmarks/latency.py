@@ -43,6 +43,11 @@ SEED = 11
 LOADGEN = {"acks": "1"}
 #: The load generator hands messages to the producer in slices this long.
 SLICE_S = 0.0005
+#: Start of the malformed messages that mark the end of a phase (the flow sends them
+#: to the DLQ once it has read that far).
+MARKER = b"latency benchmark: "
+#: How long the flow may take to catch up (with the history, after the live phase).
+CATCH_UP_S = 900.0
 
 
 def _flow_child(spec: dict) -> None:
@@ -59,11 +64,16 @@ def _flow_child(spec: dict) -> None:
 
 
 def _reader_child(spec: dict) -> None:
-    """Tail the alerts topic until ``until`` (epoch s); firing alerts with read times."""
+    """Tail the alerts topic until SIGTERM (or ``until``, epoch s, as a safety net);
+    firing alerts with read times."""
+    import threading
+
     from flows.tail import tail
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     got = []
-    for v, t in tail(spec["bootstrap"], spec["alerts"], spec["until"]):
+    for v, t in tail(spec["bootstrap"], spec["alerts"], spec["until"], stop=stop):
         a = json.loads(v)
         if a.get("status") == "firing":
             got.append([a["sensor"], a["starts_at"], a["rule"], t])
@@ -144,14 +154,14 @@ def one_rate(bs: str, rate: int, args: argparse.Namespace, broker_pid: int | Non
     t_start = time.time()
     p = common.producer(bs)
     for part in range(args.partitions):
-        p.produce(topic, b"latency benchmark: end of history", partition=part)
+        p.produce(topic, MARKER + b"end of history", partition=part)
     p.flush(10)
-    _wait_count(bs, dlq, args.partitions, timeout=600.0)
+    _wait_count(bs, dlq, args.partitions, timeout=CATCH_UP_S)
     catch_up = time.time() - t_start
     time.sleep(1.0)
     duration = len(msgs) / rate
     reader = common.spawn(MODULE, {"mode": "reader", "bootstrap": bs, "alerts": alerts,
-                                   "until": time.time() + 1.0 + duration + args.grace_s})
+                                   "until": time.time() + duration + CATCH_UP_S})
     time.sleep(1.0)
     p = common.producer(bs, **{"linger.ms": str(args.linger_ms), **LOADGEN})
     pids = {"flow": flow.pid, "load generator": os.getpid(), "reader": reader.pid}
@@ -180,8 +190,18 @@ def one_rate(bs: str, rate: int, args: argparse.Namespace, broker_pid: int | Non
             time.sleep(SLICE_S)
     t_end = time.time()
     cores = _cores(cpu0[1], _cpu(pids), t_end - cpu0[0]) if cpu0 else {}
+    # the reader stops only once the flow has read every live reading (a marker at the
+    # end of each partition reaches the DLQ) and the last alerts had time to land: a
+    # flow that falls behind is measured in full, not cut off at the end of the run
+    for part in range(args.partitions):
+        p.produce(topic, MARKER + b"end of live readings", partition=part)
     p.flush(30)
-    res = common.reap(reader, timeout=duration + args.grace_s + 120)
+    t_live_end = time.time()
+    _wait_count(bs, dlq, 2 * args.partitions, timeout=CATCH_UP_S)
+    behind = time.time() - t_live_end
+    time.sleep(args.grace_s)
+    reader.terminate()
+    res = common.reap(reader, timeout=120)
     os.kill(flow.pid, signal.SIGKILL)
     flow.wait()
     lat, rules, when = [], {}, []
@@ -203,7 +223,7 @@ def one_rate(bs: str, rate: int, args: argparse.Namespace, broker_pid: int | Non
         per_s.setdefault(int(at), []).append(ms)
     return {
         "rate": rate, "achieved_rate": round(n / (t_end - t0)), "sensors": S,
-        "catch_up_s": round(catch_up, 1),
+        "catch_up_s": round(catch_up, 1), "behind_at_end_s": round(behind, 2),
         "history_readings": hist, "live_readings": n, "live_s": round(t_end - t0, 2),
         "anomalous_readings_live": anomalous_sent, "alerts_matched": len(lat),
         "by_rule": rules, "not_counted_by_rule": delayed,
@@ -220,12 +240,12 @@ def one_rate(bs: str, rate: int, args: argparse.Namespace, broker_pid: int | Non
 
 
 def _wait_count(bs: str, topic: str, n: int, timeout: float) -> None:
-    """Block until ``topic`` holds at least ``n`` messages."""
+    """Block until ``topic`` (the DLQ) holds at least ``n`` of this benchmark's markers."""
     from flows.tail import tail
 
     got = 0
-    for _ in tail(bs, topic, time.time() + timeout, poll_s=0.1):
-        got += 1
+    for v, _ in tail(bs, topic, time.time() + timeout, poll_s=0.1):
+        got += v.startswith(MARKER)
         if got >= n:
             return
     raise RuntimeError(f"the flow did not catch up with the history in {timeout} s")
@@ -346,7 +366,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--kafka", action="append", default=[], metavar="KEY=VALUE",
                     help="extra librdkafka setting for the flow's clients (repeatable)")
     ap.add_argument("--skip-s", type=float, default=3.0)
-    ap.add_argument("--grace-s", type=float, default=5.0)
+    ap.add_argument("--grace-s", type=float, default=2.0,
+                    help="the reader keeps reading this long after the flow has read the "
+                         "last live reading")
     ap.add_argument("--bootstrap", default=None,
                     help="an existing Kafka (default: a fresh embedded broker per rate)")
     ap.add_argument("--out", default=str(common.RESULTS / "latency.md"))

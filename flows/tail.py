@@ -8,6 +8,7 @@ value with the wall-clock time (``time.time()``) the consumer handed it over.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -19,9 +20,10 @@ TAIL_CONF = {"fetch.wait.max.ms": "5", "fetch.min.bytes": "1"}
 
 
 def tail(bootstrap: str, topic: str, until: float, *, poll_s: float = 0.005,
-         conf: dict | None = None) -> Iterator[tuple[bytes, float]]:
+         conf: dict | None = None, stop: threading.Event | None = None
+         ) -> Iterator[tuple[bytes, float]]:
     """(value, time read) of each message of ``topic`` from its beginning, as it lands,
-    until ``time.time() >= until`` (or the caller stops iterating).
+    until ``time.time() >= until`` or ``stop`` is set (or the caller stops iterating).
 
     The time is taken when ``consume`` returns, before the caller looks at the messages,
     so a slow caller does not make messages look late (nor early).
@@ -33,7 +35,7 @@ def tail(bootstrap: str, topic: str, until: float, *, poll_s: float = 0.005,
         if md.error is not None:
             raise RuntimeError(f"cannot list partitions of topic {topic!r}: {md.error}")
         c.assign([TopicPartition(topic, p, 0) for p in sorted(md.partitions)])
-        while time.time() < until:
+        while time.time() < until and not (stop is not None and stop.is_set()):
             msgs = c.consume(1000, poll_s)
             t = time.time()
             for m in msgs:

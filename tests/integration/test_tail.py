@@ -30,3 +30,9 @@ def test_tail_yields_existing_and_new_messages_with_read_times(broker, topics):
 
 def test_tail_stops_at_its_deadline(broker, topics):
     assert list(tail(broker.bootstrap, topics["alerts"], time.time() + 0.3)) == []
+
+
+def test_tail_stops_when_told(broker, topics):
+    stop = threading.Event()
+    stop.set()
+    assert list(tail(broker.bootstrap, topics["alerts"], time.time() + 3600, stop=stop)) == []
