@@ -54,6 +54,29 @@ Outputs = list[tuple[str, Callable[[Alert], bytes]]]
 #: (None, DLQ message).
 Item = tuple[str | None, object]
 
+
+class Group(list):
+    """One shard's part of a raw batch: ``[(subject, [Reading, ...]), ...]`` in the
+    partition's order, tagged with that partition (``src``: ``(topic, partition)``) and
+    the batch's first event time (``lo``): the engine's event-time clock for timers."""
+
+    __slots__ = ("src", "lo")
+
+    def __init__(self, src: object = None, lo: float = -math.inf) -> None:
+        super().__init__()
+        self.src = src
+        self.lo = lo
+
+    def __reduce__(self) -> tuple:  # items are pickled to reach their shard's worker
+        return (_regroup, (self.src, self.lo, list(self)))
+
+
+def _regroup(src: object, lo: float, pairs: list) -> Group:
+    g = Group(src, lo)
+    g.extend(pairs)
+    return g
+
+
 #: Number of state shards: Bytewax keys by shard (stable: crc32 of the subject), each
 #: shard holds the :class:`KeyState` of its subjects. Enough for an even spread over
 #: workers, few enough that Bytewax's per-key cost is paid per shard, not per sensor.
@@ -149,11 +172,14 @@ class Decoder:
             rej = Reject(raw or b"", reason, name, b.topic, b.partition, b.offset + i)
             out.append((None, dlq_message(self.cfg.dlq_topic, rej, b.keys[i])))
         if readings:
-            out.extend(self._group(readings))
+            out.extend(self._group(readings, (b.topic, b.partition)))
         return out
 
-    def _group(self, readings: list[Reading]) -> list[Item]:
-        """Readings -> (shard, [(subject, readings in order), ...]) items; count them."""
+    def _group(self, readings: list[Reading], src: object = None) -> list[Item]:
+        """Readings -> (shard, [(subject, readings in order), ...]) items (each a
+        :class:`Group` tagged with the source ``src`` and the first event time); count
+        them."""
+        lo = readings[0].ts
         subj: dict[str, list[Reading]] = {}
         # sensor -> (commune, site, subject): a subject string is built once per sensor
         # (and again only if the sensor's commune or site changes), not once per reading
@@ -170,7 +196,7 @@ class Decoder:
                 subj[k] = [r]
             else:
                 g.append(r)
-        shards: dict[str, list[tuple[str, list[Reading]]]] = {}
+        shards: dict[str, Group] = {}
         communes: Counter[str] = Counter()
         of = self._shards
         for k, rs in subj.items():
@@ -179,9 +205,8 @@ class Decoder:
                 sh = of[k] = shard_of(k)
             g = shards.get(sh)
             if g is None:
-                shards[sh] = [(k, rs)]
-            else:
-                g.append((k, rs))
+                g = shards[sh] = Group(src, lo)
+            g.append((k, rs))
             communes[rs[0].commune] += len(rs)  # a subject's readings share a commune
         for c, n in communes.items():
             metrics.READINGS.labels(c or "unassigned").inc(n)
@@ -331,6 +356,11 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
                     due[k] = d
                 elif k in due:
                     del due[k]
+            src = getattr(pairs, "src", None)
+            if src is not None:
+                # a partition is read in order and its batches reach this worker in
+                # order: every reading of src before this batch has been processed here
+                engine.advance(src, pairs.lo, now)
         return out, False
 
     def on_notify(self) -> tuple[list[KafkaSinkMessage], bool]:
@@ -342,6 +372,20 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
                 self._dirty.add(k)
                 out.extend(lg._emit(self.engine.tick(lg.state, now), []))
                 self._set_due(k, lg)
+        return out, False
+
+    def on_eof(self) -> tuple[list[KafkaSinkMessage], bool]:
+        """End of a finite input (a replay): the silences up to the end of the data are
+        proven (:meth:`Engine.close`); raise them now rather than never."""
+        now = time.time()
+        self.engine.close(now)
+        out: list[KafkaSinkMessage] = []
+        for k, lg in self.keys.items():
+            alerts = self.engine.tick(lg.state, now)
+            if alerts:
+                self._dirty.add(k)
+                out.extend(lg._emit(alerts, []))
+            self._set_due(k, lg)
         return out, False
 
     def notify_at(self) -> datetime | None:

@@ -14,10 +14,21 @@ worked out once, on its first reading, and cached in the engine (a *plan*); its 
 are created once, on first sight, too.
 
 Time: conditions, ``for:`` durations, escalation and ``keep_firing_for`` run on event
-time (the readings' ``ts``). Timers run on processing time: when nothing arrives, event
-time is estimated as ``now - lag``, where ``lag`` is how far processing time was ahead of
-the key's newest reading when it arrived. A sensor silent for longer than its expected
-period raises a ``no_data`` alert on these timers.
+time (the readings' ``ts``). Timers run on processing time and only stand in for a
+sensor's own missing readings: a rule state's timer is due when the *sensor's* event
+time, extrapolated at wall-clock speed from its last reading, reaches the deadline (its
+siblings on the key, or other keys, never advance it). In a replay, faster than real
+time, the sensor's next reading always decides first, so the alerts do not depend on
+scheduling or on how keys are spread over workers.
+
+A sensor silent for longer than its expected period raises a ``no_data`` alert: after
+that long in processing time (live), or once the stream's event time has passed the
+deadline (replay, catching up). The stream's event time is the slowest input source's
+progress when the flow reports it (:meth:`Engine.advance`, per Kafka partition: each
+partition is read in order, so a sensor is silent only when every source, its own
+included, has moved past its deadline), else a low quantile of the keys' newest event
+times. A reading that arrives after a silence the timers missed raises and resolves the
+same alert (same id), so the outcome does not depend on when the timers ran.
 """
 
 from __future__ import annotations
@@ -212,6 +223,10 @@ class Engine:
         # processing second (1 live, more when replaying or catching up)
         self.watermark_q = 0.1
         self._prog: dict[str, float] = {}
+        # input sources' progress when the flow reports it (advance): source -> (newest
+        # event time read from it, processing time then); the stream clock is then the
+        # slowest source's, not a quantile of the keys'
+        self._src: dict[object, tuple[float, float]] = {}
         self._wm = -INF
         self._wm_now = 0.0
         self._ev = -INF
@@ -492,7 +507,8 @@ class Engine:
                 newest = ts
             latest[r.kind] = (ts, v)
             if s.nd:
-                if s.rs or (r.attrs and p.nd_attr in r.attrs):
+                if s.rs or (r.attrs and p.nd_attr in r.attrs) or (
+                        dt > s.period and dt >= self._gap(s)):  # a silence timers missed
                     full = self._seen(st, s, r, p, dt, now, out) or full
                 elif dt > 0:  # EWMA of the gaps (see _seen)
                     p0 = s.period
@@ -664,11 +680,43 @@ class Engine:
         factor, _, default, lo = rule.no_data  # type: ignore[misc]
         return max(lo, factor * (s.period or default))
 
+    def _gap(self, s: SensorState) -> float:
+        """The shortest silence that raises one of the sensor's no-data alerts."""
+        g = INF
+        for uid in s.nd:
+            rule = self.rules.get(uid)
+            if rule is not None:
+                sil = self._silence(rule, s)
+                if sil < g:
+                    g = sil
+        return g
+
     def _seen(self, st: KeyState, s: SensorState, r: Reading, p: Plan, dt: float,
               now: float, out: list[Alert]) -> bool:
-        """A reading arrived: update the sensor's period; resolve its no-data alerts.
-        True if an alert was resolved (timers need a full recompute)."""
+        """A reading arrived: raise the no-data alerts of a silence (``dt`` since the
+        previous reading) that the timers did not report in time; update the sensor's
+        period; resolve its no-data alerts. True if an alert was resolved (timers need a
+        full recompute)."""
         done = False
+        if dt > 0:  # a silence is judged with the period known before it
+            for uid in s.nd:
+                rule = self.rules.get(uid)
+                if rule is None or (s.rs and uid in s.rs):
+                    continue
+                sil = self._silence(rule, s)
+                if dt < sil:
+                    continue
+                # what tick() would have raised: same start, hence the same alert id
+                rs = RuleState(r.ts - dt + sil)
+                rs.r = Reading(sensor=r.sensor, ts=r.ts - dt, value=r.value, kind=r.kind,
+                               commune=r.commune, site=r.site)
+                if s.rs is None:
+                    s.rs = {}
+                s.rs[uid] = rs
+                fast = (r.value, None, r.value, 0.0, 0.0, 0.0, r.ts, r.attrs)
+                a = self._fire(rule, rs, rs.r, st, fast, None, rs.since, now, {}, {})
+                if a is not None:
+                    out.append(a)
         attr = p.nd_attr
         given = r.attrs.get(attr) if attr and r.attrs else None
         p0 = s.period
@@ -701,8 +749,10 @@ class Engine:
         """Processing-time timers: missing data, ``for:`` durations reached with no new
         reading, escalation, ``keep_firing_for`` and flapping holds ending."""
         out: list[Alert] = []
-        lag = st.lag
         for name, s in st.sensors.items():
+            # the sensor's own clock: its event time moves on at wall-clock speed from its
+            # last reading (never from its siblings' or other keys' readings)
+            lag = s.last_now - s.last_ts if s.last_ts > -INF else st.lag
             for uid in s.nd:
                 rule = self.rules.get(uid)
                 if rule is None or (s.rs and uid in s.rs) or s.last_ts == -INF:
@@ -753,8 +803,8 @@ class Engine:
             if not s.rs:
                 s.rs = None
         if st.life.starts:
-            st.life.prune(now - lag, max((r.flap[1] for r in self.rules.values() if r.flap),
-                                         default=3600.0))
+            st.life.prune(now - st.lag, max((r.flap[1] for r in self.rules.values() if r.flap),
+                                            default=3600.0))
         if out:
             self._count(out)
         st.due = self._due(st, now)
@@ -762,7 +812,12 @@ class Engine:
 
     def _rule_due(self, rule: CRule, rs: RuleState, st: KeyState, sensor: str,
                   lag: float) -> float | None:
-        """Processing time at which a timer must look at this rule state, or None."""
+        """Processing time at which a timer must look at this rule state, or None: when
+        the sensor's own event time, moving on at wall-clock speed from its last reading,
+        reaches the deadline (``lag``, the key's, only for a sensor never seen)."""
+        s = st.sensors.get(sensor)
+        if s is not None and s.last_ts > -INF:
+            lag = s.last_now - s.last_ts
         if not rs.firing:
             return rs.since + rule.for_s + lag if rule.for_s else None
         if rs.clear_since > -INF:
@@ -772,13 +827,41 @@ class Engine:
         nxt = rule.next_escalation(rs.sev)
         return None if nxt is None else rs.since + nxt + lag
 
+    def advance(self, source: object, ts: float, now: float) -> None:
+        """The flow has fed every reading of ``source`` (e.g. a Kafka partition, read in
+        order) up to event time ``ts`` to this engine: the stream clock becomes the
+        slowest source's progress (see :meth:`event_now`)."""
+        src = self._src
+        old = src.get(source)
+        if old is not None and ts <= old[0]:
+            return
+        src[source] = (ts, now)
+        if old is None or old[0] <= self._wm:  # the slowest source may have moved
+            self._wm, self._wm_now = min(src.values())
+
+    def close(self, now: float) -> None:
+        """The flow's input has ended (a replay's end): every source has been read to the
+        end, so the stream clock moves to the newest event time read (silences up to the
+        end of the data are then proven; see :meth:`advance`)."""
+        if self._src and self._ev > self._wm:
+            for k in self._src:
+                self._src[k] = (self._ev, now)
+            self._wm, self._wm_now = self._ev, now
+
     def event_now(self, now: float) -> float:
-        """Estimated event time of the stream at processing time ``now``: a low quantile
-        of the keys' newest event times, plus the processing time since it was taken
-        (never faster than the wall clock); -inf before two keys have been seen."""
+        """Event time of the stream at processing time ``now``.
+
+        With sources (:meth:`advance`): the slowest source's progress, exactly (live
+        silence is the processing-time timers' job). Without: a low quantile of the keys'
+        newest event times, plus the processing time since it was taken (never faster
+        than the wall clock); -inf before two keys have been seen."""
+        if self._src:
+            return self._wm
         return self._wm + max(0.0, now - self._wm_now)
 
     def _watermark(self, now: float) -> None:
+        if self._src:  # the sources' clock, kept up to date by advance()
+            return
         prog = self._prog
         if len(prog) < 2:
             return
