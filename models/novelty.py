@@ -207,7 +207,7 @@ class ContextNovelty(Detector):
         self._ctx: list[list[int]] = [[] for _ in range(self.grids)]  # newest level first
         self._since = 0
         self._n = 0
-        self._rebuild()
+        self._restore()
         self._seen: array | _Counts | None = self._zeros()  # None: re-count when needed
 
     @property
@@ -215,7 +215,7 @@ class ContextNovelty(Detector):
         return self._n >= self.min_samples
 
     # -- internals ----------------------------------------------------------------
-    def _rebuild(self) -> None:
+    def _restore(self) -> None:
         """Recompute the transient slots (after ``__init__`` and after loading)."""
         self._k = plan(self.bins, self.order, self.grids, self.power)
         width = self._hi - self._lo
@@ -558,7 +558,7 @@ class ContextNovelty(Detector):
         state["_vals"] = array(h[:1].decode(), h[1:])
         seen = state.pop("_seen")
         super().__setstate__(state)
-        self._rebuild()
+        self._restore()
         if isinstance(seen, dict):
             self._seen = _Counts(seen)
             return
