@@ -29,6 +29,7 @@ core of the best configuration there.
 from __future__ import annotations
 
 from array import array
+from collections import defaultdict
 from functools import lru_cache
 from typing import ClassVar, NamedTuple
 
@@ -80,13 +81,22 @@ def plan(bins: int, order: int, grids: int, power: float) -> Plan:
     return Plan(bins, dense, size, shifts, table, p, order - 1, zeros)
 
 
-class _Counts(dict):
-    """Sparse counts: a missing context counts 0 (and is not inserted by a lookup)."""
+def _counts(items=()) -> defaultdict[int, int]:
+    """Sparse counts (too many possible contexts for a dense array): a lookup in
+    ``update`` inserts the 0 it is about to increment; ``_raw`` uses ``get``."""
+    return defaultdict(int, items)
 
-    __slots__ = ()
 
-    def __missing__(self, key: int) -> int:
-        return 0
+class _Lookup:
+    """``counts[key]`` without inserting missing keys (0), for pure scoring."""
+
+    __slots__ = ("get",)
+
+    def __init__(self, counts: dict) -> None:
+        self.get = counts.get
+
+    def __getitem__(self, key: int) -> int:
+        return self.get(key, 0)
 
 
 class ContextNovelty(Detector):
@@ -208,7 +218,7 @@ class ContextNovelty(Detector):
         self._since = 0
         self._n = 0
         self._restore()
-        self._seen: array | _Counts | None = self._zeros()  # None: re-count when needed
+        self._seen: array | defaultdict | None = self._zeros()  # None: re-count when needed
 
     @property
     def ready(self) -> bool:
@@ -221,9 +231,9 @@ class ContextNovelty(Detector):
         width = self._hi - self._lo
         self._step = width / (self.bins - 1) if width > 0 else 1.0
 
-    def _zeros(self) -> array | _Counts:
+    def _zeros(self) -> array | defaultdict:
         z = self._k.zeros
-        return _Counts() if z is None else z[:]
+        return _counts() if z is None else z[:]
 
     def _outside(self, x: float) -> float:
         """Score of a value beyond the known range (see ``tolerance``)."""
@@ -239,6 +249,8 @@ class ContextNovelty(Detector):
         radix, _, size, shifts, table, p, _, _ = self._k
         pos = (x - self._lo) / self._step
         seen = self._seen
+        if isinstance(seen, dict):  # a lookup must not insert
+            seen = _Lookup(seen)
         best = 1.0
         off = 0
         for ctx, sh in zip(self._ctx, shifts, strict=True):
@@ -395,7 +407,7 @@ class ContextNovelty(Detector):
             self._seen = array("I", cnt.tobytes())
         else:
             uniq, cnt = np.unique(keys, return_counts=True)
-            self._seen = _Counts(zip(uniq.tolist(), cnt.tolist(), strict=True))
+            self._seen = _counts(zip(uniq.tolist(), cnt.tolist(), strict=True))
         self._ctx = ctxs
 
     def _expand(self, x: float) -> None:
@@ -560,7 +572,7 @@ class ContextNovelty(Detector):
         super().__setstate__(state)
         self._restore()
         if isinstance(seen, dict):
-            self._seen = _Counts(seen)
+            self._seen = _counts(seen)
             return
         total = self.grids * self._k.dense
         idx, cnt = seen
