@@ -26,6 +26,7 @@ are left out (the flow may still be catching up with the history there). Writes
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -168,6 +169,8 @@ def one_rate(bs: str, rate: int, args: argparse.Namespace, broker_pid: int | Non
     if broker_pid:
         pids["broker"] = broker_pid
     sent: dict[tuple[bytes, str], float] = {}
+    gc.collect()
+    gc.freeze()  # the load generator must not stall on a full collection of its messages
     t0 = time.time()
     skip_until = t0 + args.skip_s
     cpu0 = None
@@ -189,6 +192,7 @@ def one_rate(bs: str, rate: int, args: argparse.Namespace, broker_pid: int | Non
         if i < n:
             time.sleep(SLICE_S)
     t_end = time.time()
+    gc.unfreeze()
     cores = _cores(cpu0[1], _cpu(pids), t_end - cpu0[0]) if cpu0 else {}
     # the reader stops only once the flow has read every live reading (a marker at the
     # end of each partition reaches the DLQ) and the last alerts had time to land: a
@@ -332,6 +336,10 @@ def report(out: dict, cmd: str, m: dict) -> str:
         f"waits at most {POLL_S * 1000:g} ms), idle partition re-polled after {ms:g} ms, "
         f"consumer {CONSUMER_CONF}; Bytewax `KafkaSink` (flushes after every batch) "
         f"{SINK_CONF}; extra client settings {a['kafka'] or 'none'}.",
+        "- Priority: " + (f"nice -{a['nice']} for the broker, flow, load generator and "
+                          "reader (they get the CPU before the machine's other work)."
+                          if a["nice"] else "normal (the machine's other work competes "
+                          "for the CPU)."),
         f"- Load generator: confluent-kafka producer `linger.ms` {a['linger_ms']:g}, "
         f"{LOADGEN}; messages handed over every {SLICE_S * 1000:g} ms at the target rate.",
         f"- Reader: `flows.tail.tail` (`assign()` consumer {TAIL_CONF}, `consume(1000, "
@@ -369,6 +377,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--grace-s", type=float, default=2.0,
                     help="the reader keeps reading this long after the flow has read the "
                          "last live reading")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="lower the nice value of this benchmark's processes (broker, flow, "
+                         "load generator, reader) by N (needs root): the latency when other "
+                         "work on a shared machine does not take their CPU")
     ap.add_argument("--bootstrap", default=None,
                     help="an existing Kafka (default: a fresh embedded broker per rate)")
     ap.add_argument("--out", default=str(common.RESULTS / "latency.md"))
@@ -383,6 +395,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     from flows.broker import Broker
 
+    if args.nice:
+        os.nice(-args.nice)  # inherited by the broker and the children started below
     m = common.machine()  # load average at the start
     runs = []
     rates = [int(x) for x in args.rates.split(",") if x]
