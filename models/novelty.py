@@ -61,6 +61,8 @@ class Plan(NamedTuple):
     p: float  # -power
     keep: int  # order - 1: previous levels kept per grid
     zeros: array | None  # a dense array of zero counts, copied
+    top: int  # radix ** keep: context codes are below it
+    runs: tuple[tuple[int, ...], ...]  # runs[L]: L items, to loop L times
 
 
 @lru_cache(maxsize=256)
@@ -78,13 +80,22 @@ def plan(bins: int, order: int, grids: int, power: float) -> Plan:
     table = tuple(1.0 if c == 0 else (1.0 + c) ** p for c in range(TABLE))
     zeros = array("I", bytes(4 * grids * dense)) if dense else None
     shifts = tuple(j / grids for j in range(grids))
-    return Plan(bins, dense, size, shifts, table, p, order - 1, zeros)
+    runs = tuple(tuple(range(k)) for k in range(order))
+    return Plan(bins, dense, size, shifts, table, p, order - 1, zeros, bins ** (order - 1), runs)
 
 
 def _counts(items=()) -> defaultdict[int, int]:
     """Sparse counts (too many possible contexts for a dense array): a lookup in
     ``update`` inserts the 0 it is about to increment; ``_raw`` uses ``get``."""
     return defaultdict(int, items)
+
+
+def _code(levels: list[int], radix: int) -> int:
+    """``levels`` (oldest first) as one number, the newest as its last digit."""
+    c = 0
+    for b in levels:
+        c = c * radix + b
+    return c
 
 
 class _Lookup:
@@ -214,7 +225,9 @@ class ContextNovelty(Detector):
         self._vals = array("h")
         self._dec = 0
         self._pos = 0
-        self._ctx: list[list[int]] = [[] for _ in range(self.grids)]  # newest level first
+        #: per grid, the previous min(_n, order - 1) levels as one number, the newest as its
+        #: last digit in base bins (a small int, cached by Python, for 8 bins and order 3)
+        self._ctx: tuple[int, ...] = (0,) * self.grids
         self._since = 0
         self._n = 0
         self._restore()
@@ -246,24 +259,24 @@ class ContextNovelty(Detector):
         """Novelty of ``x`` in range (no change to the counts)."""
         if self._seen is None:
             self._recount()
-        radix, _, size, shifts, table, p, _, _ = self._k
+        radix, _, size, shifts, table, p, keep, _, _, runs = self._k
         pos = (x - self._lo) / self._step
         seen = self._seen
         if isinstance(seen, dict):  # a lookup must not insert
             seen = _Lookup(seen)
+        run = runs[min(self._n, keep)]
         best = 1.0
         off = 0
         for ctx, sh in zip(self._ctx, shifts, strict=True):
-            i = b = int(pos + sh)
-            c = seen[off + b]
+            i = int(pos + sh)
+            c = seen[off + i]
             tot = table[c] if c < TABLE else (1.0 + c) ** p
-            k = 1
-            for prev in ctx:
-                k += 1
-                i = (i + 1) * radix + prev
+            for _ in run:
+                i = (i + 1) * radix + ctx % radix
+                ctx //= radix
                 c = seen[off + i]
                 tot += table[c] if c < TABLE else (1.0 + c) ** p
-            r = tot / k
+            r = tot / (len(run) + 1)
             if r < best:
                 best = r
             off += size
@@ -273,20 +286,22 @@ class ContextNovelty(Detector):
         """Count the contexts ending with ``x`` (in range) and push its levels."""
         if self._seen is None:
             self._recount()
-        radix, _, size, shifts, _, _, keep, _ = self._k
+        radix, _, size, shifts, _, _, keep, _, top, runs = self._k
         pos = (x - self._lo) / self._step
         seen = self._seen
+        run = runs[min(self._n, keep)]
+        ctxs = []
         off = 0
         for ctx, sh in zip(self._ctx, shifts, strict=True):
             i = b = int(pos + sh)
             seen[off + b] += 1
-            for prev in ctx:
-                i = (i + 1) * radix + prev
+            ctxs.append((b + ctx * radix) % top)
+            for _ in run:
+                i = (i + 1) * radix + ctx % radix
+                ctx //= radix
                 seen[off + i] += 1
-            ctx.insert(0, b)
-            if len(ctx) > keep:
-                ctx.pop()
             off += size
+        self._ctx = tuple(ctxs)
 
     def _ring(self) -> array:
         """The history array, oldest first."""
@@ -355,7 +370,7 @@ class ContextNovelty(Detector):
         before it (nothing was learnt since: a value in range re-counts first), which is
         what an immediate re-count before counting that value would have seen.
         """
-        radix, dense, size, shifts, _, _, keep, _ = self._k
+        radix, dense, size, shifts, _, _, keep, _, _, _ = self._k
         if len(self._vals) >= NUMPY_FROM and (dense or self.grids * size < 2**62):
             self._recount_np()
             return
@@ -378,12 +393,12 @@ class ContextNovelty(Detector):
                 cur = [(a + 1) * radix + b for a, b in zip(cur[1:], lev)]  # noqa: B905
                 for i in cur:
                     seen[off + i] += 1
-            ctxs.append(lev[: -keep - 1 : -1] if keep else [])
+            ctxs.append(_code(lev[max(len(lev) - keep, 0) :], radix))
         self._seen = seen
-        self._ctx = ctxs
+        self._ctx = tuple(ctxs)
 
     def _recount_np(self) -> None:
-        radix, dense, size, shifts, _, _, keep, _ = self._k
+        radix, dense, size, shifts, _, _, keep, _, _, _ = self._k
         v = self._vals
         a = np.frombuffer(v, dtype=v.typecode)
         pos = self._pos
@@ -400,7 +415,7 @@ class ContextNovelty(Detector):
             for _ in range(keep):
                 cur = (cur[1:] + 1) * radix + lev[: len(cur) - 1]
                 parts.append(cur + j * size if j else cur)
-            ctxs.append(lev[: -keep - 1 : -1].tolist() if keep else [])
+            ctxs.append(_code(lev[max(len(lev) - keep, 0) :].tolist(), radix))
         keys = np.concatenate(parts) if len(parts) > 1 else parts[0]
         if dense:
             cnt = np.bincount(keys, minlength=self.grids * dense).astype(np.uint32)
@@ -408,7 +423,7 @@ class ContextNovelty(Detector):
         else:
             uniq, cnt = np.unique(keys, return_counts=True)
             self._seen = _counts(zip(uniq.tolist(), cnt.tolist(), strict=True))
-        self._ctx = ctxs
+        self._ctx = tuple(ctxs)
 
     def _expand(self, x: float) -> None:
         """Grow the range to ``x`` (the first value: start it); the counts go stale."""
@@ -463,52 +478,52 @@ class ContextNovelty(Detector):
         elif self.grids == 1:  # the common case, without grid offsets
             if self._seen is None:
                 self._recount()
-            radix, _, _, _, table, p, keep, _ = self._k
+            radix, _, _, _, table, p, keep, _, top, runs = self._k
             seen = self._seen
+            n = self._n
             ctx = self._ctx[0]
             i = b = int((x - lo) / self._step)
+            self._ctx = ((b + ctx * radix) % top,)
             c = seen[b]
             seen[b] = c + 1
             tot = table[c] if c < TABLE else (1.0 + c) ** p
-            k = 1
-            for prev in ctx:
-                k += 1
-                i = (i + 1) * radix + prev
+            run = runs[n if n < keep else keep]
+            for _ in run:
+                i = (i + 1) * radix + ctx % radix
+                ctx //= radix
                 c = seen[i]
                 seen[i] = c + 1
                 tot += table[c] if c < TABLE else (1.0 + c) ** p
-            ctx.insert(0, b)
-            if k > keep:
-                ctx.pop()
-            s = tot / k if self._n >= self.min_samples and self._since >= self.rest else 0.0
+            s = tot / (len(run) + 1) if n >= self.min_samples and self._since >= self.rest else 0.0
         else:
             if self._seen is None:
                 self._recount()
-            radix, _, size, shifts, table, p, keep, _ = self._k
+            radix, _, size, shifts, table, p, keep, _, top, runs = self._k
             pos = (x - lo) / self._step
             seen = self._seen
+            n = self._n
+            run = runs[n if n < keep else keep]
+            ctxs = []
             best = 1.0
             off = 0
             for ctx, sh in zip(self._ctx, shifts):  # noqa: B905
                 i = b = int(pos + sh)
+                ctxs.append((b + ctx * radix) % top)
                 c = seen[off + b]
                 seen[off + b] = c + 1
                 tot = table[c] if c < TABLE else (1.0 + c) ** p
-                k = 1
-                for prev in ctx:
-                    k += 1
-                    i = (i + 1) * radix + prev
+                for _ in run:
+                    i = (i + 1) * radix + ctx % radix
+                    ctx //= radix
                     c = seen[off + i]
                     seen[off + i] = c + 1
                     tot += table[c] if c < TABLE else (1.0 + c) ** p
-                tot /= k
+                tot /= len(run) + 1
                 if tot < best:
                     best = tot
-                ctx.insert(0, b)
-                if k > keep:
-                    ctx.pop()
                 off += size
-            s = best if self._n >= self.min_samples and self._since >= self.rest else 0.0
+            self._ctx = tuple(ctxs)
+            s = best if n >= self.min_samples and self._since >= self.rest else 0.0
         self._since = 0 if s >= self.base else self._since + 1
         self._n += 1
         # _push, inlined

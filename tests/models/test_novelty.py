@@ -110,6 +110,10 @@ def series(kind: str, n: int, seed: int) -> np.ndarray:
         return x
     if kind == "steps":  # flat stretches, then a new level
         return np.repeat(rng.integers(0, 5, n // 40 + 1).astype(float), 40)[:n]
+    if kind == "zigzag":  # every other value a new extreme (low, high, ...), then noise
+        x = rng.normal(size=n)
+        x[1:40:2] = (-1.0) ** t[:20] * (t[:20] + 2) * 5
+        return x
     if kind == "huge":
         return rng.normal(size=n) * 1e300
     raise ValueError(kind)
@@ -127,7 +131,7 @@ def check_same(params: dict, xs: np.ndarray, cut: int | None = None) -> None:
     assert got == want  # exactly
 
 
-@pytest.mark.parametrize("kind", ["walk", "city", "mixed", "steps", "huge"])
+@pytest.mark.parametrize("kind", ["walk", "city", "mixed", "steps", "zigzag", "huge"])
 @pytest.mark.parametrize("params", [
     LIVE,
     {"rest": 0, "min_samples": 3},
@@ -139,6 +143,13 @@ def check_same(params: dict, xs: np.ndarray, cut: int | None = None) -> None:
 def test_scores_equal_the_reference(params, kind):
     xs = series(kind, 700, seed=len(kind))
     check_same(params, xs, cut=333)
+
+
+@pytest.mark.parametrize("params", [{"rest": 0, "min_samples": 3}, {**LIVE, "order": 6}])
+def test_range_growth_with_fewer_values_than_the_context(params):
+    # a re-count with 4 values for 5 previous levels, then contexts of the lowest level
+    xs = np.array([0, 10, 5, -10] + [-10.5, -10.5, -10.5, 2] * 50)
+    check_same(params, xs)
 
 
 def test_long_history_numpy_recount_and_ring_wrap():
