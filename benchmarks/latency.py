@@ -3,8 +3,8 @@
 ::
 
     python -m benchmarks.latency [--json] [--rates 1000,10000,50000] [--seconds 20]
-        [--sensors 2400] [--partitions 1] [--linger-ms 5] [--bootstrap HOST:PORT]
-        [--epoch-s 10] [--snapshots] [--gc-freeze-s 5]
+        [--repeat 1] [--sensors 2400] [--partitions 1] [--linger-ms 5] [--nice 0]
+        [--bootstrap HOST:PORT] [--epoch-s 10] [--snapshots] [--gc-freeze-s 5]
 
 For each rate, on a fresh embedded broker (or fresh topics of ``--bootstrap``):
 ``history`` simulated steps (:class:`flows.sim.City`)
@@ -15,7 +15,9 @@ following steps of the same simulation, with its injected anomalies) while a rea
 child tails the alerts topic. For every firing alert whose ``(sensor, starts_at)`` is
 an anomalous reading produced live, the latency is the time the reader got the alert
 minus the time that reading was handed to the producer (``produce()`` returned); both
-clocks are this machine's ``time.time()``. Reported: p50, p99 and max per rate, and the
+clocks are this machine's ``time.time()``. The reader stops only once the flow has read
+every live reading (an end marker reaches the DLQ), so a flow that falls behind is
+measured in full. Reported: p50, p99 and max per rate, and the
 rate actually achieved, the latency second by second (does it grow?), and the CPU used
 during the live phase by the flow, the broker, the load generator, the reader and the
 rest of the machine (it is shared). The first ``--skip-s`` seconds of each live phase
