@@ -144,11 +144,13 @@ class Plan:
     def __init__(self, kind: str, rules: tuple, dets: tuple, nd: tuple) -> None:
         self.kind = kind
         #: (rule, index in dets or -1, uid, condition, the condition's prefilter terms,
-        #: and the term itself when it is a single plain comparison: index, op, number)
-        #: then the same for the clear condition when the rule has no escalation (a
-        #: firing alert whose clear term is false needs nothing else)
+        #: its first term when that is a plain comparison (index, op, number: a gate, as
+        #: the terms are and-ed), and the term itself when it is the only one) then the
+        #: single term of the clear condition when the rule has no escalation (a firing
+        #: alert whose clear term is false needs nothing else)
         self.rules: tuple[tuple, ...] = tuple(
-            (r, di, r.uid, r.when, r.when.pre, *_single(r.when.pre),  # type: ignore[union-attr]
+            (r, di, r.uid, r.when, r.when.pre, *_single(r.when.pre[:1]),  # type: ignore[union-attr]
+             *_single(r.when.pre),  # type: ignore[union-attr]
              *(_single(r.clear.pre) if r.clear is not None and r.clear.fast_only
                and not r.escalate else (-1, None, 0.0)))
             for r, di in rules)
@@ -534,12 +536,13 @@ class Engine:
             rsd = s.rs
             attrs = r.attrs
             fast0 = (v, None, prev, dt, rate, v - prev, ts, attrs)
-            for rule, di, uid, w, pre, si, sop, sc, ci, cop, cc in prules:
+            for rule, di, uid, w, pre, gi, gop, gc, si, sop, sc, ci, cop, cc in prules:
                 rs = rsd.get(uid) if rsd else None
-                if rs is None and si >= 0:
-                    # idle with a single plain comparison, the commonest case of all
-                    x = scores[di] if si == 1 and di >= 0 else fast0[si]  # type: ignore[index]
-                    if x is None or not sop(x, sc):
+                if rs is None and gi >= 0:
+                    # idle, and the condition starts with a plain comparison that is
+                    # false: the commonest case of all
+                    x = scores[di] if gi == 1 and di >= 0 else fast0[gi]  # type: ignore[index]
+                    if x is None or not gop(x, gc):
                         continue
                 fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate, v - prev, ts, attrs)  # type: ignore[index]
                 if rs is not None:
@@ -567,7 +570,7 @@ class Engine:
                             continue
                 if rs is None:
                     # idle: only the condition's prefilter, mostly (a single comparison
-                    # has been tested above)
+                    # has been tested above as the gate)
                     if si < 0 and pre and not w.prefilter(fast, clock):
                         continue
                     if base is None:
