@@ -224,7 +224,7 @@ class Engine:
         # was taken; the newest event time seen; how many event seconds pass per
         # processing second (1 live, more when replaying or catching up)
         self.watermark_q = 0.1
-        self._prog: dict[str, float] = {}
+        self._prog: dict[KeyState, float] = {}  # each key's newest event time
         # input sources' progress when the flow reports it (advance): source -> (newest
         # event time read from it, processing time then); the stream clock is then the
         # slowest source's, not a quantile of the keys'
@@ -602,7 +602,7 @@ class Engine:
             lag = now - newest
             full = full or lag < st.lag - 1.0  # timers are due earlier than computed
             st.lag = lag
-            self._prog[r.subject] = newest  # type: ignore[possibly-undefined]
+            self._prog[st] = newest
             if newest > self._ev:
                 self._ev = newest
             ev0, now0 = self._sp
