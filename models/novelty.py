@@ -113,6 +113,17 @@ class _Lookup:
         return self.get(key, 0)
 
 
+#: A value that would stretch the range beyond this width (the level arithmetic would
+#: overflow) is scored fully novel and never learnt: no sensor reads 1e307.
+WIDEST = 1e306
+
+
+def _step(width: float, bins: int) -> float:
+    """Width of one level (1.0 for an empty range, or one too narrow to divide)."""
+    step = width / (bins - 1) if width > 0 else 1.0
+    return step if step > 0 else 1.0
+
+
 class ContextNovelty(Detector):
     """Novelty of the recent quantised shape of a series, with a refractory period.
 
@@ -245,7 +256,7 @@ class ContextNovelty(Detector):
         """Recompute the transient slots (after ``__init__`` and after loading)."""
         self._k = plan(self.bins, self.order, self.grids, self.power)
         width = self._hi - self._lo
-        self._step = width / (self.bins - 1) if width > 0 else 1.0
+        self._step = _step(width, self.bins)
 
     def _zeros(self) -> array | defaultdict:
         z = self._k.zeros
@@ -440,8 +451,15 @@ class ContextNovelty(Detector):
             if x > self._hi:
                 self._hi = x + self.margin * width
             width = self._hi - self._lo
-            self._step = width / (self.bins - 1) if width > 0 else 1.0
+            self._step = _step(width, self.bins)
         self._seen = None  # re-counted when next needed, from the history (with x)
+
+    def _fits(self, x: float) -> bool:
+        """Whether the range can grow to ``x`` (with its margins) without overflowing."""
+        if not self._n or self._lo <= x <= self._hi:
+            return True
+        w = max(self._hi, x) - min(self._lo, x)
+        return w * (1.0 + 2.0 * self.margin) < WIDEST
 
     def _out(self, r: float) -> float:
         return r if self._n >= self.min_samples and self._since >= self.rest else 0.0
@@ -450,6 +468,8 @@ class ContextNovelty(Detector):
     def score_one(self, x: float, ts: float = 0.0) -> float:
         if x - x != 0.0:  # NaN or infinite: no level to quantise
             return 0.0
+        if not self._fits(x):  # no sensor reads that: fully novel, never learnt
+            return self._out(1.0)
         if not self._n:
             return self._out(0.0)
         if x < self._lo or x > self._hi:
@@ -457,7 +477,7 @@ class ContextNovelty(Detector):
         return self._out(self._raw(x))
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
-        if x - x != 0.0:
+        if x - x != 0.0 or not self._fits(x):
             return
         s = self.score_one(x, ts)
         self._since = 0 if s >= self.base else self._since + 1
@@ -472,6 +492,8 @@ class ContextNovelty(Detector):
         """``score_one`` then ``learn_one``, looking each context up once."""
         if x - x != 0.0:
             return 0.0
+        if not self._fits(x):
+            return self.score_one(x, ts)
         if self.guard is not None:
             return super().update(x, ts)
         lo = self._lo

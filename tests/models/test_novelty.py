@@ -196,3 +196,20 @@ def test_state_version_is_checked():
     state["__version__"] = 1
     with pytest.raises(ValueError, match="version 1"):
         ContextNovelty().__setstate__(state)
+
+
+def test_extreme_and_subnormal_values_never_raise():
+    import pickle
+
+    from models.novelty import ContextNovelty
+
+    d = ContextNovelty(order=3, history=300, grids=1, tolerance=0.5, min_samples=2, rest=0)
+    for x in (1.0, 2.0, 1.5, 2.0, 1.0):
+        d.update(x)
+    before = pickle.dumps(d)
+    assert d.update(1e308) == 1.0 and d.update(-1e308) == 1.0  # fully novel...
+    assert pickle.dumps(d) == before  # ...and never learnt
+    assert 0.0 <= d.update(1.7) <= 1.0
+    z = ContextNovelty(min_samples=2)
+    for x in [0.0, 5e-324, 1e-323] * 10:  # a range narrower than one level can divide
+        assert 0.0 <= z.update(x) <= 1.0
