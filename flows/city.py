@@ -39,7 +39,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
 from flows import metrics
 from flows.codecs import json as json_codec
-from flows.codecs.base import Codec, CodecError, Reject
+from flows.codecs.base import MAX_ABS, Codec, CodecError, Reject
 from flows.codecs.json import encode as encode_reading
 from flows.config import Config
 from flows.source import KafkaBatchSource, RawBatch
@@ -239,7 +239,7 @@ class Decoder:
             if type(w) is wire:
                 v = w.value
                 t = tsc.get(w.ts)
-                if t is not None and type(v) is float and v - v == 0.0 and w.sensor:
+                if t is not None and type(v) is float and -MAX_ABS < v < MAX_ABS and w.sensor:
                     append(R(w.sensor, t, v, w.kind, w.unit, w.commune, w.site, w.attrs))
                     continue
                 try:

@@ -24,6 +24,11 @@ from typing import ClassVar
 
 import numpy as np
 
+#: Values beyond +-BIG are treated like NaN and infinities: scored 0.0, never learnt. No
+#: sensor reads them (the flow's codecs reject anything beyond 1e15), and their squares
+#: would overflow the detectors' sums. ``not -BIG < x < BIG`` is also true for NaN.
+BIG = 1e150
+
 
 class ParamError(ValueError):
     """A detector parameter is out of range; the message names it."""
@@ -108,9 +113,9 @@ class Detector:
     def update(self, x: float, ts: float = 0.0) -> float:
         """Score ``x`` then learn it (unless the guard holds it back); return the score.
 
-        A NaN or infinite ``x`` scores 0.0 and is not learnt (``x - x`` is NaN for both).
+        A NaN, infinite or absurd ``x`` (beyond :data:`BIG`) scores 0.0 and is not learnt.
         """
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
         s = self.score_one(x, ts)
         if self.admit(s):

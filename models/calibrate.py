@@ -35,7 +35,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from models.base import Detector, ParamError, check
+from models.base import BIG, Detector, ParamError, check
 from models.ew import ew_step
 
 _LOG10_E = math.log10(math.e)
@@ -193,7 +193,7 @@ class Likelihood(Detector):
             self.detector.learn_one(x, ts)
 
     def update(self, x: float, ts: float = 0.0) -> float:
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
         if self.guard is None:
             raw = self.detector.update(x, ts)
@@ -215,7 +215,7 @@ class Likelihood(Detector):
         out = np.zeros(len(xs))
         lik, learn = self.likelihood, self._learn_raw
         for i, (x, raw) in enumerate(zip(xs.tolist(), raws.tolist(), strict=True)):
-            if x - x == 0.0:
+            if -BIG < x < BIG:
                 out[i] = lik(raw)
                 learn(raw)
         return out

@@ -9,7 +9,8 @@ for every registered detector (``tests/models/test_conformance.py``);
 - ``score_one`` is pure: the pickled state is byte-identical before and after;
 - ``update_many`` equals ``update`` in a loop;
 - bounded memory: the pickled state stops growing once the windows are full;
-- NaN, +-inf, constant, huge, tiny and empty input do not crash, scores stay finite;
+- NaN, +-inf, absurd (+-1e308), constant, huge, tiny and empty input do not crash,
+  scores stay finite;
 - deterministic: two detectors from the same factory give identical scores;
 - warm-up: the score is 0.0 while the detector is not ``ready``, and it gets ready.
 """
@@ -118,8 +119,18 @@ def check_bounded_memory(factory: Factory, n: int = 20_000) -> None:
     assert c <= 1.25 * max(a, b) + 256, f"state keeps growing: {sizes}"
 
 
+def _extreme(xs: np.ndarray) -> np.ndarray:
+    """Ordinary values with absurd ones mixed in (+-1e308, 1e200, subnormals)."""
+    out = xs.copy()
+    out[100::50] = 1e308
+    out[125::50] = -1e308
+    out[110::70] = 1e200
+    out[130::97] = 5e-324
+    return out
+
+
 def check_bad_input(factory: Factory) -> None:
-    """NaN, +-inf, constant, huge, tiny and empty input: no crash, finite scores."""
+    """NaN, +-inf, absurd, constant, huge, tiny and empty input: no crash, finite scores."""
     d = factory()
     assert d.update(math.nan) == 0.0 and d.update(math.inf) == 0.0, "non-finite x must score 0"
     assert len(d.update_many(np.zeros(0))) == 0, "empty batch must give no scores"
@@ -136,12 +147,13 @@ def check_bad_input(factory: Factory) -> None:
         "huge": xs * 1e12,
         "tiny": xs * 1e-12,
         "steps": np.repeat(np.arange(12.0), 100),
+        "extreme": _extreme(xs),
     }
     for what, series in cases.items():
         d = factory()
         s = _feed(d, series, ts)
         assert np.all(np.isfinite(s)), f"{what}: non-finite score"
-        for x in (math.nan, math.inf, -math.inf):
+        for x in (math.nan, math.inf, -math.inf, 1e308, -1e308, 5e-324):
             d.score_one(x)  # must not raise
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from models.base import Detector, ParamError, check, choice
+from models.base import BIG, Detector, ParamError, check, choice
 from models.novelty import ContextNovelty  # noqa: F401  (used by the doctest)
 
 
@@ -87,7 +87,7 @@ class Combine(Detector):
         return r if self._n >= self.min_samples and self._since >= self.rest else 0.0
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
         agg = max if self.how == "max" else min
         return self._out(
@@ -95,7 +95,7 @@ class Combine(Detector):
         )
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return
         s = self.score_one(x, ts)
         for m in self.members:
@@ -105,7 +105,7 @@ class Combine(Detector):
 
     def update(self, x: float, ts: float = 0.0) -> float:
         """Update every member once and combine their scores."""
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
         if self.guard is not None:
             return super().update(x, ts)

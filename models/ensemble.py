@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from models.base import Detector, ParamError, choice
+from models.base import BIG, Detector, ParamError, choice
 from models.calibrate import Likelihood
 
 
@@ -100,7 +100,7 @@ class Ensemble(Detector):
             m.learn_one(x, ts)
 
     def update(self, x: float, ts: float = 0.0) -> float:
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
         if self.how == "min":  # score_one and learn_one, fused (the anomaly pack's case)
             s = None

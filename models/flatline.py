@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from models.base import Detector, check
+from models.base import BIG, Detector, check
 
 
 class Flatline(Detector):
@@ -90,7 +90,7 @@ class Flatline(Detector):
 
     def update(self, x: float, ts: float = 0.0) -> float:
         """``score_one`` then ``learn_one`` (with the guard), in one call."""
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
         n = self._len
         f = self._first

@@ -27,7 +27,7 @@ from collections import deque
 from functools import lru_cache
 from typing import ClassVar
 
-from models.base import Detector, ParamError, check
+from models.base import BIG, Detector, ParamError, check
 
 
 @lru_cache(maxsize=64)
@@ -215,7 +215,7 @@ class HST(Detector):
         self._learn_path(x, self._path(self._features(x)))
 
     def update(self, x: float, ts: float = 0.0) -> float:
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
         path = self._path(self._features(x))  # one walk serves both score and learn
         s = 0.0 if self._first else self._score(path)

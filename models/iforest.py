@@ -38,7 +38,7 @@ import numpy as np
 import skops.io as sio
 from sklearn.ensemble import IsolationForest
 
-from models.base import Detector, ParamError, check
+from models.base import BIG, Detector, ParamError, check
 
 #: Types a saved detector file may contain besides skops' defaults.
 TRUSTED = [
@@ -194,7 +194,7 @@ class IForest(Detector):
     def update_many(self, xs: np.ndarray, ts: np.ndarray | None = None) -> np.ndarray:
         xs = np.asarray(xs, dtype=float)
         out = np.zeros(len(xs))
-        pos = np.flatnonzero(np.isfinite(xs))
+        pos = np.flatnonzero(np.abs(xs) < BIG)  # NaN compares false too
         if not len(pos):
             return out
         vals = xs[pos].tolist()

@@ -38,7 +38,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from models.base import Detector, check
+from models.base import BIG, Detector, check
 
 #: Counts are a dense array when ``grids * (bins + ... + bins**order)`` is at most this.
 DENSE = 1 << 14
@@ -111,11 +111,6 @@ class _Lookup:
 
     def __getitem__(self, key: int) -> int:
         return self.get(key, 0)
-
-
-#: A value that would stretch the range beyond this width (the level arithmetic would
-#: overflow) is scored fully novel and never learnt: no sensor reads 1e307.
-WIDEST = 1e306
 
 
 def _step(width: float, bins: int) -> float:
@@ -454,22 +449,13 @@ class ContextNovelty(Detector):
             self._step = _step(width, self.bins)
         self._seen = None  # re-counted when next needed, from the history (with x)
 
-    def _fits(self, x: float) -> bool:
-        """Whether the range can grow to ``x`` (with its margins) without overflowing."""
-        if not self._n or self._lo <= x <= self._hi:
-            return True
-        w = max(self._hi, x) - min(self._lo, x)
-        return w * (1.0 + 2.0 * self.margin) < WIDEST
-
     def _out(self, r: float) -> float:
         return r if self._n >= self.min_samples and self._since >= self.rest else 0.0
 
     # -- protocol -----------------------------------------------------------------
     def score_one(self, x: float, ts: float = 0.0) -> float:
-        if x - x != 0.0:  # NaN or infinite: no level to quantise
+        if not -BIG < x < BIG:  # NaN or infinite: no level to quantise
             return 0.0
-        if not self._fits(x):  # no sensor reads that: fully novel, never learnt
-            return self._out(1.0)
         if not self._n:
             return self._out(0.0)
         if x < self._lo or x > self._hi:
@@ -477,7 +463,7 @@ class ContextNovelty(Detector):
         return self._out(self._raw(x))
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
-        if x - x != 0.0 or not self._fits(x):
+        if not -BIG < x < BIG:
             return
         s = self.score_one(x, ts)
         self._since = 0 if s >= self.base else self._since + 1
@@ -490,10 +476,8 @@ class ContextNovelty(Detector):
 
     def update(self, x: float, ts: float = 0.0) -> float:
         """``score_one`` then ``learn_one``, looking each context up once."""
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
-        if not self._fits(x):
-            return self.score_one(x, ts)
         if self.guard is not None:
             return super().update(x, ts)
         lo = self._lo

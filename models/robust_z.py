@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from models.base import Detector, check
+from models.base import BIG, Detector, check
 
 
 class RobustZ(Detector):
@@ -141,7 +141,7 @@ class RobustZ(Detector):
 
     def update(self, x: float, ts: float = 0.0) -> float:
         """``score_one`` then ``learn_one`` (with the guard inlined)."""
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
         s = self.score_one(x)
         g = self.guard

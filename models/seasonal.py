@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from models.base import Detector, ParamError, check, choice
+from models.base import BIG, Detector, ParamError, check, choice
 
 
 @lru_cache(maxsize=16)
@@ -258,7 +258,7 @@ class Seasonal(Detector):
 
     def update(self, x: float, ts: float = 0.0) -> float:
         """``score_one`` then ``learn_one`` (with the guard), in one call."""
-        if x - x != 0.0:
+        if not -BIG < x < BIG:
             return 0.0
         hour = ts // 3600
         hw = self._slots.get(hour) or self._slot_miss(hour)

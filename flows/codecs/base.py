@@ -78,13 +78,24 @@ def parse_ts(ts: object) -> float:
     raise CodecError(f"invalid timestamp type {type(ts).__name__}")
 
 
+#: No sensor reads a value this large (a 100 GWh meter index in Wh is 1e14): beyond it
+#: a value is a decoding or device fault, rejected rather than fed to the detectors.
+MAX_ABS = 1e15
+
+
 def check_value(v: object) -> float:
-    """A finite number (booleans count as 0/1) or a :class:`CodecError`."""
+    """A finite number within :data:`MAX_ABS` (booleans count as 0/1) or a
+    :class:`CodecError`."""
     if isinstance(v, bool):
         return 1.0 if v else 0.0
     if not isinstance(v, int | float):
         raise CodecError(f"value is not a number: {str(v)[:64]!r}")
-    f = float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # an int too large for a float
+        raise CodecError(f"value out of any sensor's range: {str(v)[:64]}") from None
     if not math.isfinite(f):
         raise CodecError(f"value is not finite: {v!r}")
+    if not -MAX_ABS < f < MAX_ABS:
+        raise CodecError(f"value out of any sensor's range (|value| >= {MAX_ABS:g}): {v!r}")
     return f

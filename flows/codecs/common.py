@@ -10,7 +10,7 @@ import math
 
 import msgspec
 
-from flows.codecs.base import CodecError, parse_ts
+from flows.codecs.base import MAX_ABS, CodecError, parse_ts
 
 _any = msgspec.json.Decoder()
 
@@ -74,6 +74,8 @@ def num(v: object, what: str = "value") -> float:
         raise CodecError(f"{what} is not a number: {type(v).__name__}")
     if not math.isfinite(f):
         raise CodecError(f"{what} is not finite")
+    if not -MAX_ABS < f < MAX_ABS:
+        raise CodecError(f"{what} out of any sensor's range (|value| >= {MAX_ABS:g})")
     return f
 
 
@@ -87,6 +89,8 @@ def number(v: object, what: str = "value") -> float:
         raise CodecError(f"{what} out of range") from None
     if not math.isfinite(f):
         raise CodecError(f"{what} is not finite")
+    if not -MAX_ABS < f < MAX_ABS:
+        raise CodecError(f"{what} out of any sensor's range (|value| >= {MAX_ABS:g})")
     return f
 
 

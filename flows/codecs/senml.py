@@ -18,12 +18,11 @@ converted to the kind's canonical unit. The sensor is the resolved name and
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from flows.codecs.base import Codec, CodecError
+from flows.codecs.base import MAX_ABS, Codec, CodecError
 from flows.codecs.common import MAX_TS, loads, number
 from flows.codecs.fields import FieldMap, FieldSpec
 from flows.units import to_canonical
@@ -172,8 +171,9 @@ def make(mapping: FieldMap | Mapping | str | Path | None = None,
 
 def _reading(kind_of: Callable[[str, str], FieldSpec | None], name: str, t: float,
              v: float, unit: str, attrs: dict) -> Reading:
-    if not math.isfinite(v):
-        raise CodecError(f"SenML value of {name[:64]!r} overflows")
+    if not -MAX_ABS < v < MAX_ABS:  # NaN too
+        raise CodecError(f"SenML value of {name[:64]!r} overflows or is out of any "
+                         f"sensor's range (|value| >= {MAX_ABS:g})")
     spec = kind_of(name.removesuffix("/sum"), unit)
     if spec is None:
         return Reading(sensor=name, ts=t, value=v, unit=unit, attrs=attrs)

@@ -101,3 +101,25 @@ def test_shard_snapshot_is_skipped_without_recovery():
     sh = _shard(Config(bootstrap="unused:0", snapshots=False))
     sh.on_batch([[("woippy/parc", _readings("woippy/parc/noise", 10, "parc"))]])
     assert sh.snapshot() == b""
+
+
+def test_absurd_values_go_to_the_dlq_with_a_reason():
+    vals = [_reading("woippy/parc/noise", i, 55.0, "parc") for i in range(5)]
+    vals.append(_reading("woippy/parc/noise", 5, 1e300, "parc"))  # the fast JSON path
+    vals.append(json.dumps({"sensor": "woippy/parc/noise", "ts": "2026-11-28T14:10:00Z",
+                            "value": -1e16, "kind": "noise_dba"}).encode())  # the codec
+    vals.append(_reading("woippy/parc/noise", 12, 56.0, "parc"))
+    out = run([_batch(vals)])
+    dead = [m for m in out if m.topic == "readings.dlq"]
+    assert [json.loads(m.value)["value"] for m in dead] == [1e300, -1e16]
+    assert all(b"out of any sensor's range" in dict(m.headers)["sentinelle.reason"]
+               for m in dead)
+
+
+def test_detectors_survive_absurd_values_fed_directly():
+    from models.reading import Reading
+    from rules.engine import Engine, run as replay
+
+    rs = [Reading("metz/x/t", T0 + 60 * i, v, "temperature_c", "", "metz", "x")
+          for i, v in enumerate([20.0] * 30 + [1e308, -1e308, 5e-324, 21.0])]
+    replay(Engine(), rs, T0 + 3600)  # must not raise
