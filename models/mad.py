@@ -72,6 +72,7 @@ class MAD(RobustZ):
 
     __slots__ = ()
     name: ClassVar[str] = "mad"
+    _compact: ClassVar[bool] = False  # mad() reads the sorted window as values: doubles
 
     def centre_scale(self) -> tuple[float, float]:
         s = self._sorted

@@ -5,9 +5,12 @@ for Gaussian data) so a single spike neither moves the centre nor inflates the s
 When more than half the window sits on one value (a water meter at 0 most of the time,
 a quantised sensor) the IQR is 0; the scale then falls back to the window's standard
 deviation (running sums, O(1)), so ordinary use is not scored in millions of sigmas.
-The window is a ring of ``array('d')`` (8 bytes a value) with a sorted copy kept by
-``bisect`` (O(log W) comparisons plus a C-level memmove per update); the sorted copy is
-not pickled but rebuilt at load, so the state is about 8 bytes per window value.
+The window is a ring in an ``array`` with a sorted copy kept by ``bisect`` (O(log W)
+comparisons plus a C-level memmove per update); the sorted copy is not pickled but
+rebuilt at load. Both hold the values exactly as scaled integers while every value is a
+short decimal (``231.07`` -> ``23107``, 2 bytes; :mod:`models.exact`), else as doubles (8
+bytes), and are trimmed to their exact size once the window is full: the state is 1 to
+8 bytes per window value, the scores are the same bit for bit.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from models.base import BIG, Detector, check
+from models.exact import DOUBLES, SCALE, decode, encode, fit, floats, scaled
 
 
 class RobustZ(Detector):
@@ -53,11 +57,17 @@ class RobustZ(Detector):
     """
 
     __slots__ = (
-        "window", "min_samples", "min_scale", "rel_scale", "_buf", "_i", "_sorted",
+        "window", "min_samples", "min_scale", "rel_scale", "_buf", "_dec", "_i", "_sorted",
         "_k", "_s", "_ss", "_t",
     )  # fmt: skip
     name: ClassVar[str] = "robust_z"
+    #: Own state layout (the window in the exact compact form, its decimals): one above
+    #: the base's.
+    version: ClassVar[int] = Detector.version + 1
     _transient: ClassVar[tuple[str, ...]] = ("_sorted",)
+    #: Store the window as scaled integers when exact (False: always doubles, for
+    #: subclasses that read ``_sorted`` as values, :class:`models.mad.MAD`).
+    _compact: ClassVar[bool] = True
     #: ``centre_scale`` is this class's own (``update`` inlines it); False in subclasses
     #: that redefine it (:class:`models.mad.MAD`).
     _plain: ClassVar[bool] = True
@@ -85,9 +95,12 @@ class RobustZ(Detector):
         self.min_samples = int(min_samples)
         self.min_scale = float(min_scale)
         self.rel_scale = float(rel_scale)
-        self._buf = array("d")  # the window, a ring once full: the oldest at _i
+        #: the window, a ring once full (the oldest at _i): integers scaled by 10 ** _dec,
+        #: or doubles when _dec is -1 (models.exact)
+        self._buf = array("b" if self._compact else "d")
+        self._dec = 0 if self._compact else -1
         self._i = 0
-        self._sorted = array("d")  # the window, sorted
+        self._sorted = array(self._buf.typecode)  # the window, sorted, in the same form
         self._k = 0.0  # running sums of (x - k) over the window: the fallback scale
         self._s = 0.0
         self._ss = 0.0
@@ -100,12 +113,22 @@ class RobustZ(Detector):
     def expected(self, ts: float = 0.0) -> float | None:
         return self.centre_scale()[0] if self._sorted else None
 
-    def centre_scale(self) -> tuple[float, float]:
-        """The current (median, robust sigma)."""
+    def _med_iqr(self) -> tuple[float, float]:
+        """Median and inter-quartile range of the window (not empty)."""
         s = self._sorted
         n = len(s)
-        med = s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
-        iqr = s[(3 * n) // 4] - s[n // 4]
+        h = n // 2
+        dec = self._dec
+        if dec < 0:
+            med = s[h] if n % 2 else 0.5 * (s[h - 1] + s[h])
+            return med, s[(3 * n) // 4] - s[n // 4]
+        sc = SCALE[dec]  # decode each value first: the same doubles, the same arithmetic
+        med = s[h] / sc if n % 2 else 0.5 * (s[h - 1] / sc + s[h] / sc)
+        return med, s[(3 * n) // 4] / sc - s[n // 4] / sc
+
+    def centre_scale(self) -> tuple[float, float]:
+        """The current (median, robust sigma)."""
+        med, iqr = self._med_iqr()
         spread = iqr / 1.349 if iqr > 0 else self.std()
         return med, max(spread, self.min_scale, self.rel_scale * abs(med))
 
@@ -117,23 +140,37 @@ class RobustZ(Detector):
         m = self._s / n
         return math.sqrt(max(self._ss / n - m * m, 0.0))
 
+    def values(self) -> list[float]:
+        """The window, oldest first, exactly as learnt."""
+        v = decode(self._buf, self._dec)
+        i = self._i
+        return v[i:] + v[:i]
+
     def _restore(self) -> None:
-        buf = self._buf
+        buf = self._buf = self._buf[:]  # (unpickled with room to grow: exact size)
         if len(buf) < 32:
-            self._sorted = array("d", sorted(buf))
+            self._sorted = array(buf.typecode, sorted(buf))
         else:  # numpy sorts a full window twice as fast
-            self._sorted = srt = array("d")
-            srt.frombytes(np.sort(np.frombuffer(buf), kind="stable").tobytes())
+            a = np.frombuffer(buf, dtype=buf.typecode)
+            self._sorted = array(buf.typecode, np.sort(a, kind="stable").tobytes())[:]
+
+    def _widen(self, x: float) -> int | float:
+        """Re-encode the window in the narrowest exact form that holds ``x`` too; return
+        ``x`` in that form."""
+        old = self._dec
+        vals = decode(self._buf, old)
+        tc, dec = fit([*vals, x]) if self._compact else DOUBLES
+        self._buf = encode(vals, tc, dec)
+        self._sorted = encode(decode(self._sorted, old), tc, dec)
+        self._dec = dec
+        return x if dec < 0 else round(x * SCALE[dec])
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
-        srt = self._sorted
-        n = len(srt)
+        n = len(self._sorted)
         if n < self.min_samples:
             return 0.0
         if self._plain:  # centre_scale, inlined
-            h = n // 2
-            med = srt[h] if n % 2 else 0.5 * (srt[h - 1] + srt[h])
-            iqr = srt[(3 * n) // 4] - srt[n // 4]
+            med, iqr = self._med_iqr()
             spread = iqr / 1.349 if iqr > 0 else self.std()
             return abs(x - med) / max(spread, self.min_scale, self.rel_scale * abs(med))
         med, scale = self.centre_scale()
@@ -157,30 +194,49 @@ class RobustZ(Detector):
         buf = self._buf
         if not buf:
             self._k = x
+        dec = self._dec
+        q = x if dec < 0 else scaled(x, dec)  # x as stored
+        if q is None:  # not exact at these decimals: re-encode the window
+            q = self._widen(x)
+            buf = self._buf
+        srt = self._sorted
         w = self.window
         if len(buf) >= w:  # replace the oldest value
             i = self._i
-            old = buf[i]
-            buf[i] = x
+            try:
+                old = buf[i]
+                buf[i] = q
+            except OverflowError:  # beyond the integer type: a wider one
+                q = self._widen(x)
+                buf, srt = self._buf, self._sorted
+                old = buf[i]
+                buf[i] = q
             self._i = i + 1 if i + 1 < w else 0
-            if old != x or not x:  # (an equal non-zero value leaves the sorted copy as is)
-                srt = self._sorted
+            if old != q or not q:  # (an equal non-zero value leaves the sorted copy as is)
                 del srt[bisect_left(srt, old)]
-                srt.insert(bisect_right(srt, x), x)
-            o = old - self._k
+                srt.insert(bisect_right(srt, q), q)
+            dec = self._dec
+            o = (old if dec < 0 else old / SCALE[dec]) - self._k
             self._s -= o
             self._ss -= o * o
         else:
-            buf.append(x)
-            srt = self._sorted
-            srt.insert(bisect_right(srt, x), x)
+            try:
+                buf.append(q)
+            except OverflowError:
+                q = self._widen(x)
+                buf, srt = self._buf, self._sorted
+                buf.append(q)
+            srt.insert(bisect_right(srt, q), q)
+            if len(buf) == w:  # full: trim the arrays to size (they never grow again)
+                buf = self._buf = buf[:]
+                self._sorted = srt[:]
         d = x - self._k
         self._s += d
         self._ss += d * d
         t = self._t = self._t + 1
         if t >= w:  # re-anchor and recompute: no rounding drift
             self._k = x
-            dev = np.frombuffer(buf) - x  # exact sums of the rounded deviations
+            dev = floats(buf, self._dec) - x  # exact sums of the rounded deviations
             self._s = math.fsum(dev.tolist())
             self._ss = math.fsum((dev * dev).tolist())
             self._t = 0

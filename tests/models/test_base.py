@@ -56,10 +56,12 @@ def test_patience_lets_a_lasting_change_become_the_norm():
 def test_state_version_is_checked():
     d = RobustZ()
     state = d.__getstate__()
-    assert state[0] == Detector.version == 3
+    assert Detector.version == 3 and state[0] == RobustZ.version == 4  # its own layout
     with pytest.raises(ValueError, match="version 99"):
         RobustZ().__setstate__((99, *state[1:]))
-    with pytest.raises(ValueError, match="version 2 != 3"):  # a version-2 snapshot (a dict)
+    with pytest.raises(ValueError, match="version 3 != 4"):  # a version-3 snapshot
+        RobustZ().__setstate__((3, *state[1:]))
+    with pytest.raises(ValueError, match="version 2 != 4"):  # a version-2 snapshot (a dict)
         RobustZ().__setstate__({"__version__": 2, "window": 96})
     with pytest.raises(ValueError, match="fields"):
         RobustZ().__setstate__(state[:-1])

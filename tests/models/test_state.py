@@ -37,7 +37,7 @@ def fed(d: Detector, n: int = 300, seed: int = 0) -> Detector:
 def test_layout_is_parameters_then_state_without_transient_slots():
     lay = layout(RobustZ)
     assert lay.shared == ("window", "min_samples", "min_scale", "rel_scale", "guard", "patience")
-    assert lay.rest == ("_held", "_buf", "_i", "_k", "_s", "_ss", "_t")  # no _sorted
+    assert lay.rest == ("_held", "_buf", "_dec", "_i", "_k", "_s", "_ss", "_t")  # no _sorted
     assert layout(Seasonal).rest[-2:] == ("_cnt", "_mv")
     assert "members" in layout(build(UNUSUAL).__class__).rest  # detectors are state
 
@@ -109,7 +109,7 @@ V2_BLOB = (
 
 
 def test_old_and_foreign_states_are_refused_clearly():
-    with pytest.raises(ValueError, match="RobustZ: state version 2 != 3"):
+    with pytest.raises(ValueError, match="RobustZ: state version 2 != 4"):
         pickle.loads(V2_BLOB)
     state = RobustZ().__getstate__()
     with pytest.raises(ValueError, match="state has"):
