@@ -12,7 +12,10 @@ is kept in one dict per (time zone, calendar) shared by every detector, so an up
 costs a dict lookup and no datetime arithmetic. Memory: 24 (+ 168) slots, each a mean and
 a variance in an ``array('d')`` and a count in an array of small unsigned integers (a
 count stops at the first value where it no longer changes anything: ``1 / alpha`` and
-``min_per_slot``): about 3.5 KB pickled with a full week profile, 0.6 KB with a day one.
+``min_per_slot``). The week profile's slots are allocated a day of the week at a time,
+when that day first has a value (a new sensor holds only the days it has seen): about
+0.6 KB pickled with a day profile, 1.2 KB for a week profile after one day, 3.5 KB once
+it has seen every day of the week.
 """
 
 from __future__ import annotations
@@ -56,13 +59,14 @@ def slot_of_hour(
     return t.hour, day * 24 + t.hour
 
 
-#: (tz, country, subdiv) -> {epoch hour (``ts // 3600``): (hour of day, 24 + hour of week)}
+#: (tz, country, subdiv) -> {epoch hour (``ts // 3600``): (hour of day, day of week)}
 _SLOTS: dict[tuple[str, str | None, str | None], dict[float, tuple[int, int]]] = {}
 _MAX_HOURS = 50_000  # a map holding more (5.7 years of hours) is emptied and refilled
 
 
 def slot_map(tz: str, country: str | None, subdiv: str | None) -> dict[float, tuple[int, int]]:
-    """The shared epoch-hour -> (day slot, 24 + week slot) map of one time zone and calendar."""
+    """The shared epoch-hour -> (hour of day, day of week) map of one time zone and calendar
+    (a public holiday is a Sunday, 6)."""
     return _SLOTS.setdefault((tz, country, subdiv), {})
 
 
@@ -134,9 +138,11 @@ class Seasonal(Detector):
     __slots__ = (
         "period", "alpha", "min_per_slot", "min_samples", "tz", "country", "subdiv",
         "min_scale", "rel_scale",
-        "_n", "_cnt", "_mv", "_slots", "_cap",
+        "_n", "_cnt", "_mv", "_days", "_slots", "_cap",
     )  # fmt: skip
     name: ClassVar[str] = "seasonal"
+    #: Own state layout (week slots allocated a day at a time): one above the base's.
+    version: ClassVar[int] = Detector.version + 1
     _transient: ClassVar[tuple[str, ...]] = ("_slots", "_cap")
 
     def __init__(
@@ -181,10 +187,14 @@ class Seasonal(Detector):
         self.min_scale = float(min_scale)
         self.rel_scale = float(rel_scale)
         self._n = 0
-        k = 24 + (168 if period == "week" else 0)  # slot i: hour of day i, week slot 24 + i
         self._restore()
-        self._cnt = array(_count_type(self._cap), [0]) * k
-        self._mv = array("d", [0.0]) * (2 * k)  # slot i: mean at 2 i, variance at 2 i + 1
+        # slot i < 24: hour of day i; slot 24 b + h: hour h of the day of the week whose
+        # block is b (1-7, in the order the days were first seen; see _grow)
+        self._cnt = array(_count_type(self._cap), [0]) * 24
+        self._mv = array("d", [0.0]) * 48  # slot i: mean at 2 i, variance at 2 i + 1
+        #: week profile: the block of each day of the week (Monday first), 0 while that
+        #: day has no value yet; b"" for a day profile
+        self._days = bytes(7) if period == "week" else b""
 
     def _restore(self) -> None:
         self._slots = slot_map(self.tz, self.country, self.subdiv)
@@ -195,8 +205,18 @@ class Seasonal(Detector):
         m = self._slots
         if len(m) >= _MAX_HOURS:
             m.clear()
-        hw = m[hour] = (h, 24 + w)
-        return hw
+        hd = m[hour] = (h, w // 24)
+        return hd
+
+    def _grow(self, day: int) -> int:
+        """Allocate the 24 slots of ``day`` of the week (its first value); return its block."""
+        cnt, mv = self._cnt, self._mv
+        b = len(cnt) // 24
+        self._cnt = cnt + array(cnt.typecode, [0]) * 24  # (new arrays of the exact size)
+        self._mv = mv + array("d", [0.0]) * 48
+        days = self._days
+        self._days = days[:day] + bytes((b,)) + days[day + 1 :]
+        return b
 
     @property
     def ready(self) -> bool:
@@ -206,10 +226,15 @@ class Seasonal(Detector):
         """Index in ``_mv`` of the mean of the slot ``ts`` is scored against (the week
         slot if it has seen enough values, else the day slot), or -1 if neither has."""
         hour = ts // 3600
-        h, w = self._slots.get(hour) or self._slot_miss(hour)
+        h, d = self._slots.get(hour) or self._slot_miss(hour)
         cnt = self._cnt
-        if len(cnt) > 24 and cnt[w] >= self.min_per_slot:
-            return w + w
+        days = self._days
+        if days:
+            b = days[d]
+            if b:
+                w = 24 * b + h
+                if cnt[w] >= self.min_per_slot:
+                    return w + w
         if cnt[h] >= self.min_per_slot:
             return h + h
         return -1
@@ -238,10 +263,16 @@ class Seasonal(Detector):
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         hour = ts // 3600
-        hw = self._slots.get(hour) or self._slot_miss(hour)
+        h, d = self._slots.get(hour) or self._slot_miss(hour)
         self._n += 1
+        days = self._days
+        if days:
+            b = days[d] or self._grow(d)
+            hw = (h, 24 * b + h)
+        else:
+            hw = (h,)
         cnt, mv, alpha, cap = self._cnt, self._mv, self.alpha, self._cap
-        for k in hw if len(cnt) > 24 else hw[:1]:
+        for k in hw:
             # models.ew.ew_step, inlined; a count at its cap stays there (a == alpha)
             n = cnt[k]
             if n < cap:

@@ -253,11 +253,11 @@ def test_seasonal_counts_are_capped_without_changing_anything():
     d = Seasonal(period="day", alpha=1e-9, min_samples=1)  # cap 1e9: 32-bit counts
     assert d._cnt.itemsize >= 4
     d = Seasonal(period="week")
-    assert d._cnt.typecode == "B" and d._mv.typecode == "d" and len(d._mv) == 2 * (24 + 168)
+    assert d._cnt.typecode == "B" and d._mv.typecode == "d" and len(d._mv) == 2 * 24
     ts = SPANS[0].tolist()
     for t in ts:
         d.update(20.0 + (t // 3600) % 5, t)
-    assert max(d._cnt) == 10 and d._n == len(ts)
+    assert max(d._cnt) == 10 and d._n == len(ts) and len(d._mv) == 2 * (24 + 168)
 
 
 def test_slot_map_agrees_with_slot_of_hour_around_dst():
@@ -266,7 +266,10 @@ def test_slot_map_agrees_with_slot_of_hour_around_dst():
         for t in ts.tolist()[::7]:
             d.learn_one(1.0, t)
             h, w = slot_of_hour(int(t // 3600), "Europe/Paris", "FR", "57")
-            assert d._slots[t // 3600] == (h, 24 + w)
+            assert d._slots[t // 3600] == (h, w // 24) and w % 24 == h
+    # every day of the week got its block, in the order first seen (the first span
+    # starts on a Friday): Fri, Sat, Sun, Mon... -> blocks 1, 2, 3, 4...
+    assert sorted(d._days) == list(range(1, 8)) and d._days[4] == 1 and d._days[0] == 4
 
 
 FLAT = [

@@ -1,3 +1,4 @@
+import pickle
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -93,3 +94,34 @@ def test_bad_calendar_params():
         Seasonal(country="XX")
     with pytest.raises(ParamError, match="subdiv"):
         Seasonal(country=None, subdiv="57")
+
+
+def test_week_slots_are_allocated_a_day_at_a_time():
+    ts = epoch(2027, 1, 6) + 600.0 * np.arange(6 * 24 * 9)  # from a Wednesday, 9 days
+    xs = office(ts, seed=3).tolist()
+    tl = ts.tolist()
+    d = Seasonal(period="week", min_samples=24)
+    wed, thu = 6 * 24, 6 * 24 * 2  # readings up to the end of Wednesday, of Thursday
+    assert slot_of_hour(int(tl[0]) // 3600, "Europe/Paris", "FR")[1] // 24 == 2
+    for x, t in zip(xs[:wed], tl[:wed], strict=True):
+        d.update(x, t)
+    # Wednesday only: the hour-of-day slots and Wednesday's
+    assert len(d._cnt) == 48 and d._days == bytes([0, 0, 1, 0, 0, 0, 0])
+    assert len(pickle.dumps(d, protocol=5)) < 48 * 17 + 300
+    for x, t in zip(xs[wed:thu], tl[wed:thu], strict=True):
+        d.update(x, t)
+    e = pickle.loads(pickle.dumps(d))  # a pickled twin allocates the next days identically
+    assert e._days == d._days == bytes([0, 0, 1, 2, 0, 0, 0])
+    rest = list(zip(xs[thu:], tl[thu:], strict=True))
+    assert [e.update(x, t) for x, t in rest] == [d.update(x, t) for x, t in rest]
+    assert e._days == d._days == bytes([6, 7, 1, 2, 3, 4, 5]) and len(e._mv) == 2 * (24 + 168)
+    assert len(pickle.dumps(e, protocol=5)) < 192 * 17 + 300
+    # (scores equal to those of the reference implementation: tests/models/test_fast_paths)
+
+
+def test_old_state_versions_are_refused():
+    d = Seasonal(period="week")
+    state = d.__getstate__()
+    assert state[0] == Seasonal.version == 4
+    with pytest.raises(ValueError, match="Seasonal: state version 3 != 4"):
+        Seasonal().__setstate__((3, *state[1:]))
