@@ -61,7 +61,7 @@ def _flow_child(spec: dict) -> None:
     cfg = Config(bootstrap=spec["bootstrap"], inputs=((spec["topic"], "json"),),
                  alerts_topic=spec["alerts"], dlq_topic=spec["dlq"], tail=True,
                  batch_size=spec["batch_size"], kafka=spec.get("kafka", {}),
-                 snapshots=spec["snapshots"])
+                 snapshots=spec["snapshots"], placement=spec.get("placement", "exchange"))
     common.emit({"ready": time.time()})
     run(build_flow(cfg), epoch_s=spec["epoch_s"], gc_freeze_s=spec["gc_freeze_s"] or None)
 
@@ -150,6 +150,7 @@ def one_rate(bs: str, rate: int, args: argparse.Namespace, broker_pid: int | Non
     flow = common.spawn(MODULE, {"mode": "flow", "bootstrap": bs, "topic": topic,
                                  "alerts": alerts, "dlq": dlq, "epoch_s": args.epoch_s,
                                  "batch_size": args.batch_size, "snapshots": args.snapshots,
+                                 "placement": args.placement,
                                  "gc_freeze_s": args.gc_freeze_s,
                                  "kafka": dict(kv.split("=", 1) for kv in args.kafka)})
     # the flow reads the history as fast as it can; a malformed marker at the end of
@@ -272,9 +273,11 @@ def instant_rules() -> set[str]:
 
 
 def _key(k: bytes, v: bytes) -> tuple[bytes, str]:
-    # the simulator's JSON: {"sensor":...,"ts":"<RFC 3339>",...}
+    """(sensor, ts) of a simulator message (its Kafka key is the subject, not the sensor):
+    the JSON is ``{"sensor":"<id>","ts":"<RFC 3339>",...}`` with plain ids."""
+    i = v.find(b'"sensor":"') + 10
     j = v.find(b'"ts":"') + 6
-    return k, v[j:v.find(b'"', j)].decode()
+    return v[i:v.find(b'"', i)], v[j:v.find(b'"', j)].decode()
 
 
 def report(out: dict, cmd: str, m: dict) -> str:
@@ -366,6 +369,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--linger-ms", type=float, default=5.0,
                     help="the load generator's producer linger.ms (librdkafka's default 5)")
     ap.add_argument("--epoch-s", type=float, default=10.0)
+    ap.add_argument("--placement", choices=["exchange", "partition"], default="exchange",
+                    help="engine state placement (flows.config.Config.placement)")
     ap.add_argument("--batch-size", type=int, default=5000)
     ap.add_argument("--snapshots", action="store_true",
                     help="snapshot the engine's state at each epoch, as with `sentinelle run "

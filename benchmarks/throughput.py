@@ -4,10 +4,10 @@
 
     python -m benchmarks.throughput [--json] [--n 1000000] [--sensors 10000]
         [--partitions 4] [--bootstrap HOST:PORT] [--naive-n 500]
-        [--scaling] [--state-memory] [--profile]
+        [--placement exchange|partition|both] [--scaling] [--state-memory] [--profile]
 
 Pre-loads ``n`` simulated readings (:class:`flows.sim.City`, whole time steps of every
-sensor, keyed by sensor over ``partitions`` partitions) into the embedded broker (or
+sensor, keyed by subject (site) over ``partitions`` partitions) into the embedded broker (or
 ``--bootstrap``), then runs one after another, each in its own child process (CPU
 seconds and peak RSS from ``wait4``), on the same data:
 
@@ -20,16 +20,21 @@ seconds and peak RSS from ``wait4``), on the same data:
 - ``engine``: the real flow (:func:`flows.city.build_flow`, default rule packs, tail off)
   to a fresh alerts topic. Its alerts are read back, scored against the simulator's
   ground truth (:func:`flows.sim.score`) and compared with an in-process replay of the
-  same readings through the same engine (``expected_alerts_check``);
+  same readings through the same engine (``expected_alerts_check``). With ``--placement
+  both`` (the default) it runs twice: ``engine`` with the default state placement
+  (``exchange``: state shards keyed by subject, readings routed to their worker) and
+  ``engine_partition`` with ``partition`` placement (:mod:`flows.local`: the engine
+  inside each input partition, no exchange), each checked the same way;
 - ``naive``: :func:`flows.baselines.naive` on the first ``naive_n`` readings of the same
   stream (a river HalfSpaceTrees per sensor as ``stateful_map`` state is too slow for
   all).
 
-``--scaling`` adds the engine with 2 Bytewax processes (``-i 0/1 -a ...``) on the same
-data; ``--state-memory`` the engine state per sensor at 10k and 100k sensors (pickled
-``KeyState`` bytes and RSS); ``--profile`` one more engine run under pyinstrument.
-Writes ``benchmarks/results/throughput.md`` (machine, command, figures, profile); text
-between ``<!-- notes -->`` and ``<!-- /notes -->`` there is kept across runs.
+``--scaling`` adds the engine as 1 and 2 Bytewax processes (``-i 0/1 -a ...``) on the
+same data, for each placement; ``--state-memory`` the engine state per sensor at 10k and
+100k sensors (pickled ``KeyState`` bytes and RSS); ``--profile`` one more engine run
+under pyinstrument. Writes ``benchmarks/results/throughput.md`` (machine, command,
+figures, profile); text between ``<!-- notes -->`` and ``<!-- /notes -->`` there is kept
+across runs.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from collections import Counter, defaultdict
 
 from benchmarks import common
 from flows import topics
+from flows.config import PLACEMENTS
 
 MODULE = "benchmarks.throughput"
 SEED = 7
@@ -112,7 +118,8 @@ def _engine_cfg(spec: dict):
     return Config(bootstrap=spec["bootstrap"], inputs=((spec["topic"], "json"),),
                   alerts_topic=spec["out"], dlq_topic=spec["dlq"], tail=False,
                   batch_size=spec.get("batch_size", 5000),
-                  snapshots=spec.get("snapshots", False))
+                  snapshots=spec.get("snapshots", False),
+                  placement=spec.get("placement", "exchange"))
 
 
 def _profile_summary(prof, path: str) -> dict:
@@ -270,13 +277,17 @@ def _replay(n: int, sensors_per_commune: int, now: float) -> dict:
             "step_s": city.step_s}
 
 
-def _check(bs: str, alerts_topic: str, n: int, spc: int, t_run: float) -> dict:
-    """Alerts of the engine run vs ground truth and vs an in-process replay."""
+def _check(bs: str, alerts_topic: str, n: int, spc: int, t_run: float,
+           replays: dict) -> dict:
+    """Alerts of the engine run vs ground truth and vs an in-process replay (computed
+    once and kept in ``replays``: alert ids and statuses do not depend on ``t_run``)."""
     from flows.sim import score
 
     raw = topics.read_values(bs, alerts_topic)
     alerts = [json.loads(v) for v in raw]
-    rep = _replay(n, spc, t_run)
+    rep = replays.get("rep")
+    if rep is None:
+        rep = replays["rep"] = _replay(n, spc, t_run)
     sc = score(alerts, rep["truth"], slack_s=SLACK_STEPS * rep["step_s"])
     got = {(a["id"], a["status"]) for a in alerts}
     want = set(rep["alerts"])
@@ -327,7 +338,8 @@ def bench(args: argparse.Namespace) -> dict:
     tag = uuid.uuid4().hex[:6]
     t = {k: f"bench-{k}-{tag}" for k in (
         "readings", "ceiling", "ceiling-bx", "alerts", "dlq", "naive-in", "naive-out",
-        "alerts-prof", "alerts-1p", "alerts-2p")}
+        "alerts-prof")} | {f"{k}-{pl}": f"bench-{k}-{pl}-{tag}" for k in (
+        "alerts", "alerts-1p", "alerts-2p") for pl in PLACEMENTS}
     out: dict = {}
     with connect(args.bootstrap) as bs:
         create_topics(bs, [t["readings"], t["naive-in"]], args.partitions)
@@ -358,19 +370,23 @@ def bench(args: argparse.Namespace) -> dict:
             _run("ceiling_bytewax", bs, t["readings"], t["ceiling-bx"], **common_kw), n)
         out["ceiling_bytewax"]["out"] = topics.count(bs, t["ceiling-bx"])
         log(f"  {out['ceiling_bytewax']['readings_per_s']} readings/s")
-        log("engine...")
-        t_run = time.time()
-        out["engine"] = _rate(_run("engine", bs, t["readings"], t["alerts"], dlq=t["dlq"],
-                                   **common_kw), n)
-        log(f"  {out['engine']['readings_per_s']} readings/s; checking alerts...")
-        chk = _check(bs, t["alerts"], n, spc, t_run)
-        out["engine"]["alerts"] = chk["alert_events"]
-        out["engine"]["dlq"] = topics.count(bs, t["dlq"])
-        out["engine"]["expected_alerts_check"] = chk
-        only = chk["engine_process_only_us_per_reading"]
-        out["engine"]["rules_engine_only_us_per_reading"] = only
-        out["engine"]["rules_engine_share_of_cpu"] = round(
-            only / out["engine"]["cpu_us_per_reading"], 2)
+        replays: dict = {}
+        for pl in _placements(args.placement):
+            name = _engine_key(pl, args.placement)
+            log(f"{name} (placement {pl})...")
+            t_run = time.time()
+            dlq = f"{t['dlq']}-{pl}"
+            eng = out[name] = _rate(_run("engine", bs, t["readings"], t[f"alerts-{pl}"],
+                                         dlq=dlq, placement=pl, **common_kw), n)
+            eng["placement"] = pl
+            log(f"  {eng['readings_per_s']} readings/s; checking alerts...")
+            chk = _check(bs, t[f"alerts-{pl}"], n, spc, t_run, replays)
+            eng["alerts"] = chk["alert_events"]
+            eng["dlq"] = topics.count(bs, dlq)
+            eng["expected_alerts_check"] = chk
+            only = chk["engine_process_only_us_per_reading"]
+            eng["rules_engine_only_us_per_reading"] = only
+            eng["rules_engine_share_of_cpu"] = round(only / eng["cpu_us_per_reading"], 2)
         if naive_n:
             log(f"naive ({naive_n} readings)...")
             out["naive"] = _rate(_run("naive", bs, t["naive-in"], t["naive-out"],
@@ -378,12 +394,15 @@ def bench(args: argparse.Namespace) -> dict:
             out["naive"]["out"] = topics.count(bs, t["naive-out"])
             log(f"  {out['naive']['readings_per_s']} readings/s")
         if args.scaling:
-            out["scaling"] = _scaling(bs, t, n, common_kw)
+            for pl in _placements(args.placement):
+                key = "scaling" if _engine_key(pl, args.placement) == "engine" else (
+                    "scaling_partition")
+                out[key] = _scaling(bs, t, n, {**common_kw, "placement": pl}, pl)
         if args.profile:
             log("engine under pyinstrument...")
             prof = str(common.RESULTS / "profile_engine.txt")
             r = _run("engine", bs, t["readings"], t["alerts-prof"], dlq=t["dlq"] + "-p",
-                     profile=prof, **common_kw)
+                     profile=prof, placement=_placements(args.placement)[-1], **common_kw)
             out["profile"] = {**r["profile"], "readings_per_s_profiled": round(n / r["wall_s"]),
                               "tree": "benchmarks/results/profile_engine.txt"}
     if args.state_memory:
@@ -394,30 +413,45 @@ def bench(args: argparse.Namespace) -> dict:
                 MODULE, {"mode": "state", "sensors": s, "steps": args.state_steps}, 3600))
     c, e = out["ceiling"]["readings_per_s"], out["engine"]["readings_per_s"]
     out["engine_over_ceiling"] = round(e / c, 3)
+    if "engine_partition" in out:
+        out["engine_partition_over_ceiling"] = round(
+            out["engine_partition"]["readings_per_s"] / c, 3)
     if "naive" in out:
         out["engine_over_naive"] = round(e / out["naive"]["readings_per_s"], 1)
     out["setup"] = {"n": n, "sensors": sensors, "partitions": args.partitions,
                     "naive_n": naive_n, "epoch_s": args.epoch_s, "seed": SEED,
-                    "snapshots": args.snapshots,
+                    "snapshots": args.snapshots, "placement": args.placement,
                     "load_s": round(load_s, 1), "bootstrap": args.bootstrap or "embedded"}
     return out
 
 
-def _scaling(bs: str, t: dict, n: int, kw: dict) -> dict:
-    log("scaling: engine, 1 process (cluster of 1)...")
-    one = _cluster(bs, t["readings"], t["alerts-1p"], t["dlq"] + "-1p", 1, **kw)
+def _placements(arg: str) -> list[str]:
+    return list(PLACEMENTS) if arg == "both" else [arg]
+
+
+def _engine_key(placement: str, arg: str) -> str:
+    """Result key of an engine run: ``engine`` for the default placement (or the only
+    one asked for), ``engine_partition`` for the partition placement next to it."""
+    return "engine_partition" if arg == "both" and placement == "partition" else "engine"
+
+
+def _scaling(bs: str, t: dict, n: int, kw: dict, pl: str) -> dict:
+    a1, a2 = t[f"alerts-1p-{pl}"], t[f"alerts-2p-{pl}"]
+    log(f"scaling ({pl}): engine, 1 process (cluster of 1)...")
+    one = _cluster(bs, t["readings"], a1, f"{t['dlq']}-1p-{pl}", 1, **kw)
     log(f"  {n / one['wall_s']:.0f} readings/s; 2 processes...")
-    two = _cluster(bs, t["readings"], t["alerts-2p"], t["dlq"] + "-2p", 2, **kw)
+    two = _cluster(bs, t["readings"], a2, f"{t['dlq']}-2p-{pl}", 2, **kw)
     log(f"  {n / two['wall_s']:.0f} readings/s")
     by = []
-    for r, topic in ((one, t["alerts-1p"]), (two, t["alerts-2p"])):
+    for r, topic in ((one, a1), (two, a2)):
         rules = Counter(json.loads(v)["rule"] for v in topics.read_values(bs, topic))
         r["readings_per_s"] = round(n / r["wall_s"])
         r["alerts"] = sum(rules.values())
         by.append(rules)
     diff = {k: [by[0][k], by[1][k]] for k in sorted(set(by[0]) | set(by[1]))
             if by[0][k] != by[1][k]}
-    return {"one": one, "two": two, "speedup": round(one["wall_s"] / two["wall_s"], 2),
+    return {"placement": pl, "one": one, "two": two,
+            "speedup": round(one["wall_s"] / two["wall_s"], 2),
             "same_alert_count": one["alerts"] == two["alerts"],
             "differing_rules_1p_vs_2p": diff}
 
@@ -443,7 +477,7 @@ def report(out: dict, cmd: str, m: dict) -> str:
         f"    {cmd}", "",
         common.machine_md(m),
         f"Data: {s['n']:,} simulated readings (`flows.sim.City`, seed {s['seed']}) of "
-        f"{s['sensors']:,} sensors, whole 5-minute steps, JSON contract, key = sensor, "
+        f"{s['sensors']:,} sensors, whole 5-minute steps, JSON contract, key = subject (site), "
         f"{s['partitions']} partitions; loaded in {s['load_s']} s. Each run is a child "
         f"process (`python -m bytewax`-equivalent `cli_main`, 1 worker, epoch "
         f"{s['epoch_s']:g} s, state snapshots "
@@ -455,15 +489,22 @@ def report(out: dict, cmd: str, m: dict) -> str:
         _row("ceiling", out["ceiling"], "KafkaBatchSource -> KafkaSink passthrough, no decode"),
         _row("ceiling_bytewax", out["ceiling_bytewax"],
              "Bytewax KafkaSource -> KafkaSink passthrough"),
-        _row("engine", out["engine"], "`flows.city.build_flow`, default rule packs"),
+        _row("engine", out["engine"], "`flows.city.build_flow`, default rule packs, "
+             f"placement {out['engine'].get('placement', 'exchange')}"),
     ]
+    if "engine_partition" in out:
+        lines.append(_row("engine_partition", out["engine_partition"],
+                          "the same, placement partition (`flows.local`: the engine inside "
+                          "each input partition, no exchange)"))
     if "naive" in out:
         lines.append(_row("naive", out["naive"],
                           "json.loads, key_on, river HalfSpaceTrees per sensor in "
                           "stateful_map, json.dumps"))
     eng = out["engine"]
     lines += [
-        "", f"- **engine / ceiling = {out['engine_over_ceiling']}** (target >= 0.5)",
+        "", f"- **engine / ceiling = {out['engine_over_ceiling']}** (target >= 0.5)"
+        + (f"; placement partition: **{out['engine_partition_over_ceiling']}**"
+           if "engine_partition_over_ceiling" in out else ""),
         f"- the rule engine and its detectors alone (`Engine.process` on the same readings "
         f"in-process, no Kafka, no Bytewax, CPU time): **{eng['rules_engine_only_us_per_reading']}"
         f" µs/reading**, i.e. at most {round(1e6 / eng['rules_engine_only_us_per_reading']):,} "
@@ -495,9 +536,20 @@ def report(out: dict, cmd: str, m: dict) -> str:
     ]
     for k, v in chk["by_type"].items():
         lines.append(f"| {k} | {v['anomalies']} | {v['caught']} |")
-    if "scaling" in out:
-        sc = out["scaling"]
-        lines += ["", "## Scaling: 1 and 2 Bytewax processes", "",
+    if "engine_partition" in out:
+        cp = out["engine_partition"]["expected_alerts_check"]
+        lines += ["", f"The `engine_partition` run wrote {cp['alert_events']:,} alert events "
+                  f"({cp['firing']:,} firing) and {out['engine_partition']['dlq']:,} DLQ "
+                  f"records; identical (id, status) sets with the replay: "
+                  f"**{cp['replay_match']}** (missing {cp['missing_vs_replay']}, extra "
+                  f"{cp['extra_vs_replay']}); {cp['caught']}/{cp['anomalies']} anomalies "
+                  f"caught, precision {cp['precision']}."]
+    for key in ("scaling", "scaling_partition"):
+        if key not in out:
+            continue
+        sc = out[key]
+        lines += ["", f"## Scaling: 1 and 2 Bytewax processes, placement "
+                  f"{sc.get('placement', 'exchange')}", "",
                   "The engine as a cluster of 1 and of 2 processes (`flows.runner.run` with "
                   "`process_id`/`addresses`, like `python -m bytewax.run -i0 -a ...`), one "
                   "worker each, same data; wall time from the first process start to the "
@@ -563,6 +615,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--snapshots", action="store_true",
                     help="engine runs snapshot their state at each epoch, as with "
                          "`sentinelle run --recovery` (default: off, as without it)")
+    ap.add_argument("--placement", choices=[*PLACEMENTS, "both"], default="both",
+                    help="engine state placement (flows.config.Config.placement); both "
+                    "(default): an engine run with each, side by side")
     ap.add_argument("--scaling", action="store_true", help="also 1 vs 2 Bytewax processes")
     ap.add_argument("--state-memory", action="store_true",
                     help="also state per sensor at 10k and 100k sensors")

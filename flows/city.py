@@ -436,6 +436,13 @@ def build_flow(cfg: Config, engine: Engine | None = None,
         starting_offset=OFFSET_END if cfg.start == "latest" else OFFSET_BEGINNING,
         tail=cfg.tail, batch_size=cfg.batch_size, add_config=dict(cfg.kafka), stop=stop,
     )
+    sink = sink or KafkaSink([cfg.bootstrap], None, add_config={**SINK_CONF, **cfg.kafka})
+    if cfg.placement == "partition":  # decode and engine inside each input partition
+        from flows.local import LocalSource
+
+        out = op.input("readings", flow, LocalSource(src, cfg, engine, encode))
+        op.output("kafka-out", out, sink)
+        return flow
     raw = op.input("readings", flow, src)
     items = op.flat_map("decode", raw, Decoder(cfg))
     split = op.branch("valid", items, _is_reading)
@@ -445,8 +452,7 @@ def build_flow(cfg: Config, engine: Engine | None = None,
 
     alerts = op.stateful_batch("engine", split.trues, builder)  # (shard, groups): keyed
     out = op.merge("out", op.key_rm("unkey", alerts), split.falses.then(op.map, "dlq", _second))
-    sink_cfg = {**SINK_CONF, **cfg.kafka}
-    op.output("kafka-out", out, sink or KafkaSink([cfg.bootstrap], None, add_config=sink_cfg))
+    op.output("kafka-out", out, sink)
     return flow
 
 

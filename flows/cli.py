@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-i", "--process-id", type=int, help="this process's index in a cluster")
     r.add_argument("-a", "--addresses", help="host:port of every cluster process, ';'-separated")
     r.add_argument("--batch-size", type=int, default=5000, help="messages per poll")
+    r.add_argument("--placement", choices=["exchange", "partition"],
+                   default=os.environ.get("SENTINELLE_PLACEMENT", "exchange"),
+                   help="where the engine state lives: exchange (default; any input keying, "
+                   "readings routed to their state's worker) or partition (processed where "
+                   "read, no exchange between processes; the input must be keyed by site)")
     r.add_argument("--metrics-port", type=int, default=0,
                    help="serve Prometheus /metrics on this port (default off)")
 
@@ -133,7 +138,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                  alert_format=args.alert_format, readings_out=args.readings_out,
                  more_alerts=tuple(args.alerts_to),
                  codec_options={c: {"mapping": args.mapping} for c in ("chirpstack", "tts")}
-                 if args.mapping else {}, snapshots=bool(args.recovery))
+                 if args.mapping else {}, snapshots=bool(args.recovery),
+                 placement=args.placement)
     wait_ready(bs, timeout=15)
     if args.process_id in (None, 0):
         extra = [t for t, _ in cfg.more_alerts]

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 from flows.codecs import parse_input_spec
 
+#: Where the engine's state can live (:attr:`Config.placement`).
+PLACEMENTS = ("exchange", "partition")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -42,6 +45,17 @@ class Config:
     #: key touched in an epoch for a snapshot even when no recovery store reads them; a
     #: run without recovery sets this False and skips that work (``sentinelle run`` does)
     snapshots: bool = True
+    #: where the engine state lives: ``exchange`` (default: state shards keyed by
+    #: subject, readings routed to their shard's worker; any input keying works) or
+    #: ``partition`` (each input partition's readings are processed where they are read,
+    #: no exchange between workers; the input must be keyed by subject, see
+    #: :mod:`flows.local`)
+    placement: str = "exchange"
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, "
+                             f"not {self.placement!r}")
 
     @property
     def alert_outputs(self) -> tuple[tuple[str, str], ...]:
@@ -68,4 +82,5 @@ class Config:
             rules=rules,
             registry=os.environ.get("SENTINELLE_REGISTRY") or None,
             start=os.environ.get("SENTINELLE_FROM", "earliest"),
+            placement=os.environ.get("SENTINELLE_PLACEMENT", "exchange"),
         )

@@ -419,7 +419,10 @@ class City:
             s.attrs = self._attrs(s, cat, u1)
         self._static = [(s.id, s.kind, s.unit, s.commune, s.site) for s in self.sensors]
         enc = msgspec.json.Encoder()
-        self._key = [s.id.encode() for s in self.sensors]
+        # Kafka key = the state subject (commune/site, or the sensor without a site): a
+        # site's sensors share a partition, as ``--placement partition`` requires
+        self._key = [(f"{s.commune}/{s.site}" if s.site else s.id).encode()
+                     for s in self.sensors]
         self._pre = [b'{"sensor":' + enc.encode(s.id) + b',"ts":"' for s in self.sensors]
         self._suf = [
             b',"kind":' + enc.encode(s.kind) + b',"unit":' + enc.encode(s.unit)
@@ -778,8 +781,10 @@ class City:
             yield from batch
 
     def encoded_steps(self, n: int) -> Iterator[list[tuple[bytes, bytes]]]:
-        """The next ``n`` steps as ``(key, value)`` Kafka messages: key = sensor id,
-        value = the native JSON reading contract (``ts`` RFC 3339 UTC ``Z``)."""
+        """The next ``n`` steps as ``(key, value)`` Kafka messages: key = the reading's
+        subject (``commune/site``, or the sensor id without a site, as
+        :attr:`models.reading.Reading.subject`), value = the native JSON reading contract
+        (``ts`` RFC 3339 UTC ``Z``)."""
         enc = msgspec.json.Encoder()
         pre, suf, key = self._pre, self._suf, self._key
         for _ in range(n):

@@ -6,6 +6,7 @@ import json
 import random
 
 import msgspec
+import pytest
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from flows.city import build_flow
@@ -24,14 +25,20 @@ def _reading(sensor: str, i: int, v: float, site: str) -> bytes:
                        "commune": "woippy", "site": site}).encode()
 
 
-def run(batches: list[RawBatch]) -> list:
+@pytest.fixture(params=["exchange", "partition"])
+def placement(request: pytest.FixtureRequest) -> str:
+    """The flow tests run with both state placements (:attr:`Config.placement`)."""
+    return request.param
+
+
+def run(batches: list[RawBatch], placement: str = "exchange") -> list:
     out: list = []
-    cfg = Config(bootstrap="unused:0")
+    cfg = Config(bootstrap="unused:0", placement=placement)
     run_main(build_flow(cfg, source=TestingSource(batches), sink=TestingSink(out)))
     return out
 
 
-def test_spikes_in_two_sites_alert_separately_and_bad_input_goes_to_dlq():
+def test_spikes_in_two_sites_alert_separately_and_bad_input_goes_to_dlq(placement: str):
     rnd = random.Random(7)
     vals = []
     for i in range(80):
@@ -40,7 +47,7 @@ def test_spikes_in_two_sites_alert_separately_and_bad_input_goes_to_dlq():
             vals.append(_reading(f"woippy/{site}/noise", i, 55 + rnd.gauss(0, 1) + spike, site))
     vals.insert(100, b"[1, 2")
     batches = [_batch(vals[i:i + 37], i) for i in range(0, len(vals), 37)]
-    out = run(batches)
+    out = run(batches, placement)
     alerts = [msgspec.json.decode(m.value) for m in out if m.topic == "alerts"]
     dead = [m for m in out if m.topic == "readings.dlq"]
     firing = sorted((a["sensor"], a["starts_at"]) for a in alerts
@@ -53,10 +60,10 @@ def test_spikes_in_two_sites_alert_separately_and_bad_input_goes_to_dlq():
     assert headers["sentinelle.reason"].startswith(b"invalid reading JSON")
 
 
-def test_late_reading_goes_to_dlq_not_silently_dropped():
+def test_late_reading_goes_to_dlq_not_silently_dropped(placement: str):
     vals = [_reading("woippy/parc/noise", i, 55.0, "parc") for i in range(10)]
     vals.append(_reading("woippy/parc/noise", 3, 55.0, "parc"))  # out of order
-    out = run([_batch(vals)])
+    out = run([_batch(vals)], placement)
     dead = [m for m in out if m.topic == "readings.dlq"]
     assert len(dead) == 1
     assert dict(dead[0].headers)["sentinelle.reason"].startswith(b"late")
@@ -103,13 +110,13 @@ def test_shard_snapshot_is_skipped_without_recovery():
     assert sh.snapshot() == b""
 
 
-def test_absurd_values_go_to_the_dlq_with_a_reason():
+def test_absurd_values_go_to_the_dlq_with_a_reason(placement: str):
     vals = [_reading("woippy/parc/noise", i, 55.0, "parc") for i in range(5)]
     vals.append(_reading("woippy/parc/noise", 5, 1e300, "parc"))  # the fast JSON path
     vals.append(json.dumps({"sensor": "woippy/parc/noise", "ts": "2026-11-28T14:10:00Z",
                             "value": -1e16, "kind": "noise_dba"}).encode())  # the codec
     vals.append(_reading("woippy/parc/noise", 12, 56.0, "parc"))
-    out = run([_batch(vals)])
+    out = run([_batch(vals)], placement)
     dead = [m for m in out if m.topic == "readings.dlq"]
     assert [json.loads(m.value)["value"] for m in dead] == [1e300, -1e16]
     assert all(b"out of any sensor's range" in dict(m.headers)["sentinelle.reason"]

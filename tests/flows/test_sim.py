@@ -128,7 +128,7 @@ def test_encoded_steps_decode_to_the_same_readings():
     for batch, enc in zip(a.steps(6), b.encoded_steps(6), strict=True):
         assert len(batch) == len(enc)
         for r, (key, value) in zip(batch, enc, strict=True):
-            assert key == r.sensor.encode()
+            assert key == r.subject.encode()
             assert json.loads(value)["ts"].endswith("Z")
             (back,) = decode(value)
             assert back == r
