@@ -135,10 +135,15 @@ def dlq_message(topic: str, rej: Reject, key: bytes | None = None) -> KafkaSinkM
 
 
 class Decoder:
-    """The decode step: one raw batch -> keyed readings, bad messages -> DLQ."""
+    """The decode step: one raw batch -> keyed readings, bad messages -> DLQ.
 
-    def __init__(self, cfg: Config) -> None:
+    ``sharded=False`` (partition placement, :mod:`flows.local`): a batch's readings stay
+    together, one :class:`Group` keyed ``""``, since no shard routing follows.
+    """
+
+    def __init__(self, cfg: Config, sharded: bool = True) -> None:
         self.cfg = cfg
+        self.sharded = sharded
         self.codecs = make_codecs(cfg)
         self._shards: dict[str, str] = {}  # subject -> shard
         self._subjects: dict[str, tuple[str, str, str]] = {}  # sensor -> commune, site, subject
@@ -196,8 +201,16 @@ class Decoder:
                 subj[k] = [r]
             else:
                 g.append(r)
-        shards: dict[str, Group] = {}
         communes: Counter[str] = Counter()
+        for rs in subj.values():
+            communes[rs[0].commune] += len(rs)  # a subject's readings share a commune
+        for c, n in communes.items():
+            metrics.READINGS.labels(c or "unassigned").inc(n)
+        if not self.sharded:
+            whole = Group(src, lo)
+            whole.extend(subj.items())
+            return [("", whole)]
+        shards: dict[str, Group] = {}
         of = self._shards
         for k, rs in subj.items():
             sh = of.get(k)
@@ -207,9 +220,6 @@ class Decoder:
             if g is None:
                 g = shards[sh] = Group(src, lo)
             g.append((k, rs))
-            communes[rs[0].commune] += len(rs)  # a subject's readings share a commune
-        for c, n in communes.items():
-            metrics.READINGS.labels(c or "unassigned").inc(n)
         return list(shards.items())
 
     def _json(self, values: list[bytes | None], out: list[Reading]) -> list[tuple[int, Exception]]:

@@ -169,5 +169,6 @@ class LocalSource(FixedPartitionedSource[object, PartState]):
         inner = self.inner.build_part(step_id, for_part, inner_state)
         shard = ShardLogic(fresh_engine(self.engine), self.cfg, self.encode,
                            pickle.loads(snap) if snap else {})
-        return EnginePart(inner, Decoder(self.cfg), shard, self._owner, for_part)
+        return EnginePart(inner, Decoder(self.cfg, sharded=False), shard, self._owner,
+                          for_part)
 
