@@ -34,6 +34,7 @@ same alert (same id), so the outcome does not depend on when the timers ran.
 from __future__ import annotations
 
 import math
+import operator
 import string
 import time
 from collections.abc import Iterable, Sequence
@@ -44,7 +45,7 @@ from models.base import Detector
 from models.reading import Reading
 from rules.alert import Alert, Impact
 from rules.calendars import Calendar
-from rules.expr import Expr
+from rules.expr import ATTRS, Expr
 from rules.lifecycle import Lifecycle
 from rules.load import READING_VARS, CRule, LoadedPack, load_packs
 from rules.schema import Schedule
@@ -149,7 +150,7 @@ class Plan:
         #: single term of the clear condition when the rule has no escalation (a firing
         #: alert whose clear term is false needs nothing else)
         self.rules: tuple[tuple, ...] = tuple(
-            (r, di, r.uid, r.when, r.when.pre, *_single(r.when.pre[:1]),  # type: ignore[union-attr]
+            (r, di, r.uid, r.when, r.when.pre, *_gate(r.when.pre),  # type: ignore[union-attr]
              *_single(r.when.pre),  # type: ignore[union-attr]
              *(_single(r.clear.pre) if r.clear is not None and r.clear.fast_only
                and not r.escalate else (-1, None, 0.0)))
@@ -161,9 +162,20 @@ class Plan:
 
 
 def _single(pre: tuple) -> tuple:
+    """``(index in the fast tuple, operator, number)`` of a lone plain comparison
+    (``fast[i] op number``), else ``(-1, None, 0.0)``."""
     if len(pre) == 1 and pre[0][3] is None and 0 <= pre[0][0] < 6:
         return pre[0][0], pre[0][1], pre[0][2]
     return -1, None, 0.0
+
+
+def _gate(pre: tuple) -> tuple:
+    """The first prefilter term as ``(i, op, c)`` with ``op(fast[i], c)`` false exactly
+    when the term is (so the whole condition is): a plain comparison, or ``has(attrs.k)``
+    as ``k in attrs``; ``(-1, None, 0.0)`` when there is no such term."""
+    if pre and pre[0][0] == -1 and pre[0][3] is not None:  # has(attrs.key)
+        return ATTRS, operator.contains, pre[0][3]
+    return _single(pre[:1])
 
 
 def celify(v: object) -> object:
@@ -378,7 +390,15 @@ class Engine:
         if e.fast_only:
             return True
         self._env(e.names, rule, r, st, fast, det, env, base)
-        return self._run(e, env, False) is True
+        return self._holds(e, env)
+
+    def _holds(self, e: Expr, env: dict) -> bool:
+        """Whether condition ``e`` holds, its prefilter passed and ``env`` filled: from its
+        flags when they decide (:meth:`Expr.flagged`), else CEL's answer."""
+        v = e.flagged(env)
+        if v is None:
+            return self._run(e, env, False) is True
+        return v
 
     # -- alerts -------------------------------------------------------------------------
     def _num(self, e: Expr | float | None, env: dict) -> float | None:
@@ -523,15 +543,18 @@ class Engine:
             scores = None
             dets = s.dets
             if p.dets:
+                scores = []
                 try:
-                    scores = [dets[k].update(v, ts) for k in p.det_keys]  # type: ignore[index]
+                    for k in p.det_keys:  # a plain loop: cheaper than a comprehension
+                        scores.append(dets[k].update(v, ts))  # type: ignore[index]
                 except (KeyError, TypeError):  # the plan gained detectors: build them
                     if dets is None:
                         dets = s.dets = {}
                     for key, make, _ in p.dets:
                         if key not in dets:
                             dets[key] = make()  # type: ignore[operator]
-                    scores = [dets[k].update(v, ts) for k in p.det_keys]
+                    for k in p.det_keys[len(scores):]:
+                        scores.append(dets[k].update(v, ts))
             base: dict | None = None
             rsd = s.rs
             attrs = r.attrs
@@ -578,7 +601,7 @@ class Engine:
                     det = dets[p.dets[di][0]] if di >= 0 else None  # type: ignore[index]
                     if not w.fast_only:
                         env = self._env(w.names, rule, r, st, fast, det, {}, base)
-                        if self._run(w, env, False) is not True:
+                        if not self._holds(w, env):
                             continue
                     rs = RuleState(ts)
                     if rsd is None:
@@ -591,7 +614,7 @@ class Engine:
                 if a is not None:
                     out.append(a)
                 if rs.since != INF:
-                    d = self._rule_due(rule, rs, st, name, st.lag)
+                    d = _rs_due(rule, rs, now - ts)  # the sensor just reported
                     if d is not None and d < cand:
                         cand = d
                 else:  # back to idle
@@ -821,14 +844,7 @@ class Engine:
         s = st.sensors.get(sensor)
         if s is not None and s.last_ts > -INF:
             lag = s.last_now - s.last_ts
-        if not rs.firing:
-            return rs.since + rule.for_s + lag if rule.for_s else None
-        if rs.clear_since > -INF:
-            if rule.keep_n and rs.clear_n < rule.keep_n:
-                return None
-            return rs.clear_since + rs.hold + lag
-        nxt = rule.next_escalation(rs.sev)
-        return None if nxt is None else rs.since + nxt + lag
+        return _rs_due(rule, rs, lag)
 
     def advance(self, source: object, ts: float, now: float) -> None:
         """The flow has fed every reading of ``source`` (e.g. a Kafka partition, read in
@@ -876,26 +892,40 @@ class Engine:
         self._wm_now = now
 
     def _due(self, st: KeyState, now: float) -> float | None:
+        """The key's next timer (processing time): the earliest of its sensors' silence
+        deadlines and of its rule states' (:func:`_rs_due`), or None."""
         due = INF
-        lag = st.lag
-        for name, s in st.sensors.items():
-            if s.nd and s.last_ts > -INF:
+        rules = self.rules
+        ev = self.event_now(now)
+        speed = self.speed
+        for s in st.sensors.values():
+            rsd = s.rs
+            last_ts = s.last_ts
+            if last_ts > -INF:
+                lag = s.last_now - last_ts
                 for uid in s.nd:
-                    if s.rs and uid in s.rs:
+                    if rsd and uid in rsd:
                         continue
-                    rule = self.rules.get(uid)
+                    rule = rules.get(uid)
                     if rule is not None:
                         # silent for `sil` of processing time, or of the stream's event
                         # time (in a replay, the rest of the city moves on much faster)
-                        sil = self._silence(rule, s)
-                        ev_gap = s.last_ts + sil - self.event_now(now)
-                        due = min(due, s.last_now + sil, now + max(0.0, ev_gap) / self.speed)
-            if s.rs:
-                for uid, rs in s.rs.items():
-                    rule = self.rules.get(uid)
+                        factor, _, default, lo = rule.no_data  # type: ignore[misc]
+                        sil = max(lo, factor * (s.period or default))
+                        d = s.last_now + sil
+                        if d < due:
+                            due = d
+                        d = now + max(0.0, last_ts + sil - ev) / speed
+                        if d < due:
+                            due = d
+            else:
+                lag = st.lag
+            if rsd:
+                for uid, rs in rsd.items():
+                    rule = rules.get(uid)
                     if rule is None or rule.no_data is not None:
                         continue
-                    d = self._rule_due(rule, rs, st, name, lag)
+                    d = _rs_due(rule, rs, lag)  # type: ignore[assignment]
                     if d is not None and d < due:
                         due = d
         return None if due == INF else due
@@ -909,6 +939,19 @@ class Engine:
         br = self.stats.by_rule
         for a in out:
             br[a.rule] = br.get(a.rule, 0) + 1
+
+
+def _rs_due(rule: CRule, rs: RuleState, lag: float) -> float | None:
+    """Processing time at which a timer must look at a rule state, or None, for a sensor
+    whose event time runs ``lag`` seconds behind processing time."""
+    if not rs.firing:
+        return rs.since + rule.for_s + lag if rule.for_s else None
+    if rs.clear_since > -INF:
+        if rule.keep_n and rs.clear_n < rule.keep_n:
+            return None
+        return rs.clear_since + rs.hold + lag
+    nxt = rule.next_escalation(rs.sev)
+    return None if nxt is None else rs.since + nxt + lag
 
 
 def run(engine: Engine, readings: Sequence[Reading], now: float | None = None) -> list[Alert]:

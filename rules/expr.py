@@ -10,7 +10,11 @@ Three things make it pleasant and fast here:
   functions are refused, so a typo is a load error, never a run-time surprise;
 * a *prefilter*: the top-level ``&&`` terms that compare a plain number (``value >= 80``,
   ``score >= 6``) run as Python comparisons first, so most readings, for which a rule is
-  false, never reach CEL; an expression made only of such terms never does.
+  false, never reach CEL; an expression made only of such terms never does;
+* *flags*: top-level terms that are a boolean variable or its negation (``open``,
+  ``!maintenance``, ``ready``) are read from the evaluation context in Python: one false
+  flag makes the whole ``&&`` false (CEL's ``&&`` is false when any side is, errors
+  included), and an expression made only of prefilter terms and flags needs no CEL.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ _TOKEN = re.compile(
     r"|(\b\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+|\b\d+[eE][+-]?\d+|\b0[xX][0-9a-fA-F]+u?|\b\d+u\b)"
     r"|(\b\d+\b)"  # 3: integer literal
 )
+_FLAG = re.compile(r"^\s*(!?)\s*([A-Za-z_]\w*)\s*$")
 _BOUND = re.compile(r"\.(?:exists_one|exists|all|map|filter)\(\s*([A-Za-z_]\w*)\s*,")
 
 #: Functions CEL provides (non-operator names), plus the ones added here.
@@ -118,11 +123,15 @@ def _split_and(src: str) -> list[str] | None:
 
 
 class Expr:
-    """A compiled expression: the CEL program, the names it reads and its prefilter."""
+    """A compiled expression: the CEL program, the names it reads, its prefilter and
+    flags.
 
-    __slots__ = ("src", "program", "names", "funcs", "pre", "fast_only")
+    ``bools``: names known to hold a boolean (schedules, ``ready``); a top-level ``&&``
+    term that is one of them, or its negation, is a flag (:attr:`flags`)."""
 
-    def __init__(self, src: str, allowed: Iterable[str]) -> None:
+    __slots__ = ("src", "program", "names", "funcs", "pre", "fast_only", "flags", "decided")
+
+    def __init__(self, src: str, allowed: Iterable[str], bools: Iterable[str] = ()) -> None:
         self.src = src
         allowed = set(allowed)
         try:
@@ -150,9 +159,12 @@ class Expr:
         pre: list[tuple[int, Callable, float, str | None]] = []
         terms = _split_and(src)
         fast_terms = 0
+        bools = frozenset(bools)
+        flags: list[tuple[str, bool]] = []
         for t in terms or ():
             m = _ATOM.match(t)
             h = _HAS.match(t)
+            f = _FLAG.match(t)
             if m and m.group(1) in FAST and (m.group(4) is None or FAST[m.group(1)] < TS):
                 key = m.group(4)
                 pre.append((FAST[m.group(1)], _OPS[m.group(2)],
@@ -161,9 +173,15 @@ class Expr:
             elif h:
                 pre.append((-1, operator.contains, 0.0, h.group(1)))
                 fast_terms += 1
+            elif f and f.group(2) in bools:
+                flags.append((f.group(2), not f.group(1)))
         # cheap terms first: reading numbers, attributes, then clock fields
         self.pre = tuple(sorted(pre, key=lambda t: (t[0] >= CLOCK, t[3] is not None)))
         self.fast_only = terms is not None and fast_terms == len(terms)
+        #: (name, value the term needs): the boolean variables the && needs true or false
+        self.flags = tuple(flags)
+        #: every term is a prefilter term or a flag: CEL is never needed
+        self.decided = terms is not None and fast_terms + len(flags) == len(terms)
 
     def prefilter(self, fast: tuple, clock: Callable[[float], tuple] | None = None) -> bool:
         """False when a cheap ``&&`` term is false (then the whole expression is).
@@ -190,6 +208,15 @@ class Expr:
             if x is None or not op(x, c):
                 return False
         return True
+
+    def flagged(self, env: dict) -> bool | None:
+        """Whether the expression holds, from its flags in ``env`` (which holds them)
+        once the prefilter has passed: False if a flag is off, True if the flags are on
+        and nothing else is left, None when CEL must decide."""
+        for name, want in self.flags:
+            if env[name] is not want:  # a boolean (True / False) or, wrongly typed, CEL's error
+                return False
+        return True if self.decided else None
 
     def run(self, ctx: dict) -> object:
         """Evaluate with ``ctx`` (a dict holding at least :attr:`names`)."""

@@ -239,9 +239,14 @@ def _compile_rule(pk: Pack, i: int, rule: Rule, file: str, root: yaml.Node | Non
         det_key = hashlib.blake2b(raw.encode(), digest_size=4).hexdigest()
         allowed |= DETECTOR_VARS
 
+    # boolean variables: holidays, schedules, and `ready` with a detector (reading
+    # variables, detector outputs and schedules never share a name: _check_schedules)
+    bools = {"holiday", "school_holiday", *scheds} | (
+        {"ready"} if rule.detector is not None else set())
+
     def expr(loc: list, src: str, names: set[str]) -> Expr | None:
         try:
-            return Expr(src, names)
+            return Expr(src, names, bools)
         except ExprError as e:
             bad(loc, str(e))
             return None
