@@ -14,6 +14,10 @@ per reading (its per-key overhead is ~2 µs per call). A shard's snapshot re-pic
 only the subjects touched since the previous one, and is skipped when no recovery store
 reads it (``Config.snapshots``).
 
+With ``Config.placement == "partition"`` the decode and engine steps run inside each
+input partition instead (:mod:`flows.local`): no routing, no exchange between workers;
+the input must then be keyed by subject.
+
 Run it with ``sentinelle run`` or ``python -m bytewax.run flows.city:flow`` (configured
 by ``SENTINELLE_*`` variables, see :meth:`flows.config.Config.from_env`).
 """
