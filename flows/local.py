@@ -165,6 +165,11 @@ class LocalSource(FixedPartitionedSource[object, PartState]):
 
     def build_part(self, step_id: str, for_part: str,
                    resume_state: PartState | None) -> EnginePart:
+        if resume_state is not None and not isinstance(resume_state, tuple):
+            raise ValueError(
+                f"partition {for_part}: the recovery store was written with --placement "
+                "exchange (its engine state is elsewhere); resume with that placement or "
+                "start from a new recovery directory")
         inner_state, snap = resume_state if resume_state is not None else (None, b"")
         inner = self.inner.build_part(step_id, for_part, inner_state)
         shard = ShardLogic(fresh_engine(self.engine), self.cfg, self.encode,

@@ -173,6 +173,11 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         config = {"bootstrap.servers": self.bootstrap, "group.id": "sentinelle-unused",
                   **CONSUMER_CONF}
         config.update(self.add_config)
+        if isinstance(resume_state, tuple):
+            raise ValueError(
+                f"partition {for_part}: the recovery store was written with --placement "
+                "partition (engine state inside the input); resume with that placement or "
+                "start from a new recovery directory")
         if resume_state is not None:
             offset = resume_state
         elif self.starting_offset == OFFSET_END:

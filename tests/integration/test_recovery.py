@@ -15,10 +15,10 @@ from tests.integration.test_flow import series
 pytestmark = pytest.mark.integration
 
 
-def _run(bs: str, topics: dict, recovery: str | None) -> None:
+def _run(bs: str, topics: dict, recovery: str | None, placement: str = "exchange") -> None:
     cfg = Config(bootstrap=bs, inputs=((topics["readings"], "json"),),
                  alerts_topic=topics["alerts"], dlq_topic=topics["dlq"], tail=False,
-                 start="latest")
+                 start="latest", placement=placement)
     run(build_flow(cfg), epoch_s=0.2, recovery=recovery)
 
 
@@ -28,20 +28,37 @@ def levels(bs: str, topics: dict) -> list[tuple[str, str]]:
     return [(a["status"], a["starts_at"]) for a in alerts if a["rule"] == "UnusualLevel"]
 
 
-def test_restart_resumes_warm_state(broker, topics, tmp_path):
+@pytest.mark.parametrize("placement", ["exchange", "partition"])
+def test_restart_resumes_warm_state(broker, topics, tmp_path, placement):
     bs = broker.bootstrap
     msgs = series("metz/mairie/elec-9", 61, 60, 11)  # 60 normal readings, then a spike
     # run 1 learns the history (from the earliest offset), with recovery
     cfg = Config(bootstrap=bs, inputs=((topics["readings"], "json"),),
-                 alerts_topic=topics["alerts"], dlq_topic=topics["dlq"], tail=False)
+                 alerts_topic=topics["alerts"], dlq_topic=topics["dlq"], tail=False,
+                 placement=placement)
     produce(bs, topics["readings"], msgs[:60])
     run(build_flow(cfg), epoch_s=0.2, recovery=str(tmp_path / "rec"))
     assert levels(bs, topics) == []
 
     produce(bs, topics["readings"], msgs[60:])
     # run 2 says --from latest, but resumes from its snapshot: offset 60, warm detectors
-    _run(bs, topics, str(tmp_path / "rec"))
+    _run(bs, topics, str(tmp_path / "rec"), placement)
     assert levels(bs, topics) == [("firing", "2026-11-28T19:00:00.000Z")]
+
+
+def test_a_recovery_store_refuses_the_other_placement(broker, topics, tmp_path):
+    bs = broker.bootstrap
+    produce(bs, topics["readings"], series("metz/mairie/elec-9", 20, 60, 11))
+    cfg = Config(bootstrap=bs, inputs=((topics["readings"], "json"),),
+                 alerts_topic=topics["alerts"], dlq_topic=topics["dlq"], tail=False)
+    run(build_flow(cfg), epoch_s=0.2, recovery=str(tmp_path / "rec"))
+    with pytest.raises(Exception) as err:
+        _run(bs, topics, str(tmp_path / "rec"), "partition")
+    chain, e = [], err.value
+    while e is not None:  # Bytewax wraps the source's error: ours is in the chain
+        chain.append(str(e))
+        e = e.__cause__ or e.__context__
+    assert any("written with --placement exchange" in m for m in chain), chain
 
 
 def test_without_recovery_latest_starts_cold(broker, topics):
