@@ -93,13 +93,19 @@ class Flatline(Detector):
         if not -BIG < x < BIG:
             return 0.0
         n = self._len
-        f = self._first
-        same = n > 0 and abs(x - f) <= max(self.tol, self.rel_tol * abs(f))
-        s = 0.0 if self._n < self.min_samples else (n + 1 if same else 1) / self.run
+        if n:  # as _same: |x - first| <= max(tol, rel_tol * |first|), max spelt out
+            f = self._first
+            d = abs(x - f)
+            same = d <= self.tol or d <= self.rel_tol * abs(f)
+        else:
+            same = False
+        seen = self._n
+        s = 0.0 if seen < self.min_samples else (n + 1 if same else 1) / self.run
         if self.guard is None or self.admit(s):
-            self._n += 1
+            self._n = seen + 1
             if same:
                 self._len = n + 1
             else:
-                self._first, self._len = x, 1
+                self._first = x
+                self._len = 1
         return s

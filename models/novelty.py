@@ -341,14 +341,15 @@ class ContextNovelty(Detector):
             if not ok:
                 self._recode(x)
                 return
+        size = len(v)
         try:
-            if len(v) <= self.history:
+            if size <= self.history:
                 v.append(q)
             else:
                 pos = self._pos
                 v[pos] = q
                 pos += 1
-                self._pos = 0 if pos == len(v) else pos
+                self._pos = 0 if pos == size else pos
         except OverflowError:  # beyond the integer typecode
             self._recode(x)
 
@@ -481,36 +482,36 @@ class ContextNovelty(Detector):
         if self.guard is not None:
             return super().update(x, ts)
         lo = self._lo
-        if self._n == 0 or x < lo or x > self._hi:
-            s = self._out(self._outside(x) if self._n else 0.0)
+        n = self._n
+        if n == 0 or x < lo or x > self._hi:
+            s = self._out(self._outside(x) if n else 0.0)
             self._expand(x)
         elif self.grids == 1:  # the common case, without grid offsets
-            if self._seen is None:
-                self._recount()
-            radix, _, _, _, table, p, keep, _, top, runs = self._k
             seen = self._seen
-            n = self._n
+            if seen is None:
+                self._recount()
+                seen = self._seen
+            radix, _, _, _, table, p, keep, _, top, runs = self._k
             ctx = self._ctx[0]
             i = b = int((x - lo) / self._step)
             self._ctx = ((b + ctx * radix) % top,)
             c = seen[b]
             seen[b] = c + 1
             tot = table[c] if c < TABLE else (1.0 + c) ** p
-            run = runs[n if n < keep else keep]
-            for _ in run:
+            k = n if n < keep else keep  # previous levels known
+            for _ in runs[k]:
                 i = (i + 1) * radix + ctx % radix
                 ctx //= radix
                 c = seen[i]
                 seen[i] = c + 1
                 tot += table[c] if c < TABLE else (1.0 + c) ** p
-            s = tot / (len(run) + 1) if n >= self.min_samples and self._since >= self.rest else 0.0
+            s = tot / (k + 1) if n >= self.min_samples and self._since >= self.rest else 0.0
         else:
             if self._seen is None:
                 self._recount()
             radix, _, size, shifts, table, p, keep, _, top, runs = self._k
             pos = (x - lo) / self._step
             seen = self._seen
-            n = self._n
             run = runs[n if n < keep else keep]
             ctxs = []
             best = 1.0
@@ -534,7 +535,7 @@ class ContextNovelty(Detector):
             self._ctx = tuple(ctxs)
             s = best if n >= self.min_samples and self._since >= self.rest else 0.0
         self._since = 0 if s >= self.base else self._since + 1
-        self._n += 1
+        self._n = n + 1
         self._push(x)
         return s
 
