@@ -18,12 +18,13 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left, bisect_right
+from math import copysign
 from typing import ClassVar
 
 import numpy as np
 
 from models.base import BIG, Detector, check
-from models.exact import DOUBLES, SCALE, decode, encode, fit, floats, scaled
+from models.exact import DOUBLES, SCALE, decode, encode, fit, floats
 
 
 class RobustZ(Detector):
@@ -154,23 +155,32 @@ class RobustZ(Detector):
             a = np.frombuffer(buf, dtype=buf.typecode)
             self._sorted = array(buf.typecode, np.sort(a, kind="stable").tobytes())[:]
 
-    def _widen(self, x: float) -> int | float:
+    def _widen(self, x: float) -> tuple[int | float, float]:
         """Re-encode the window in the narrowest exact form that holds ``x`` too; return
-        ``x`` in that form."""
+        ``x`` in that form and the form's scale (0.0 for doubles)."""
         old = self._dec
         vals = decode(self._buf, old)
         tc, dec = fit([*vals, x]) if self._compact else DOUBLES
         self._buf = encode(vals, tc, dec)
         self._sorted = encode(decode(self._sorted, old), tc, dec)
         self._dec = dec
-        return x if dec < 0 else round(x * SCALE[dec])
+        return (x, 0.0) if dec < 0 else (round(x * SCALE[dec]), SCALE[dec])
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
-        n = len(self._sorted)
+        srt = self._sorted
+        n = len(srt)
         if n < self.min_samples:
             return 0.0
         if self._plain:  # centre_scale, inlined
-            med, iqr = self._med_iqr()
+            h = n // 2
+            dec = self._dec
+            if dec < 0:
+                med = srt[h] if n % 2 else 0.5 * (srt[h - 1] + srt[h])
+                iqr = srt[(3 * n) // 4] - srt[n // 4]
+            else:  # as _med_iqr
+                sc = SCALE[dec]
+                med = srt[h] / sc if n % 2 else 0.5 * (srt[h - 1] / sc + srt[h] / sc)
+                iqr = srt[(3 * n) // 4] / sc - srt[n // 4] / sc
             spread = iqr / 1.349 if iqr > 0 else self.std()
             return abs(x - med) / max(spread, self.min_scale, self.rel_scale * abs(med))
         med, scale = self.centre_scale()
@@ -195,10 +205,20 @@ class RobustZ(Detector):
         if not buf:
             self._k = x
         dec = self._dec
-        q = x if dec < 0 else scaled(x, dec)  # x as stored
-        if q is None:  # not exact at these decimals: re-encode the window
-            q = self._widen(x)
-            buf = self._buf
+        if dec < 0:
+            q = x
+            sc = 0.0
+        else:  # x as stored (models.exact.scaled, inlined)
+            sc = SCALE[dec]
+            try:
+                q = round(x * sc)
+                if q / sc != x or not q and copysign(1.0, x) < 0.0:
+                    q = None
+            except (OverflowError, ValueError):  # inf, NaN (a direct learn_one)
+                q = None
+            if q is None:  # not exact in this form: re-encode the window
+                q, sc = self._widen(x)
+                buf = self._buf
         srt = self._sorted
         w = self.window
         if len(buf) >= w:  # replace the oldest value
@@ -207,7 +227,7 @@ class RobustZ(Detector):
                 old = buf[i]
                 buf[i] = q
             except OverflowError:  # beyond the integer type: a wider one
-                q = self._widen(x)
+                q, sc = self._widen(x)
                 buf, srt = self._buf, self._sorted
                 old = buf[i]
                 buf[i] = q
@@ -215,15 +235,14 @@ class RobustZ(Detector):
             if old != q or not q:  # (an equal non-zero value leaves the sorted copy as is)
                 del srt[bisect_left(srt, old)]
                 srt.insert(bisect_right(srt, q), q)
-            dec = self._dec
-            o = (old if dec < 0 else old / SCALE[dec]) - self._k
+            o = (old / sc if sc else old) - self._k  # (decoded: the value learnt)
             self._s -= o
             self._ss -= o * o
         else:
             try:
                 buf.append(q)
             except OverflowError:
-                q = self._widen(x)
+                q, sc = self._widen(x)
                 buf, srt = self._buf, self._sorted
                 buf.append(q)
             srt.insert(bisect_right(srt, q), q)
