@@ -411,9 +411,10 @@ class Engine:
 
     def _explain(self, rule: CRule, rs: RuleState, r: Reading, st: KeyState, fast: tuple,
                  det: Detector | None, ts: float, end: float, sev: str,
-                 env: dict, base: dict) -> tuple[float | None, Impact | None, str, str,
-                                                 dict[str, str]]:
-        """expected, impact, summary, resolved summary and labels for an alert."""
+                 env: dict, base: dict, resolved: bool = False
+                 ) -> tuple[float | None, Impact | None, str, dict[str, str]]:
+        """expected, impact, summary (the resolved one if ``resolved``) and labels for an
+        alert."""
         names = set(rule.names) | set(rule.vars) | {"value", "sensor", "kind", "site_id",
                                                       "commune", "score", "expected"}
         self._env(names - {"score", "expected"} if det is None else names, rule, r, st, fast,
@@ -437,17 +438,16 @@ class Engine:
                       duration_min=round(hours * 60.0, 1),
                       kwh=impact.kwh if impact else None, eur=impact.eur if impact else None,
                       kg_co2e=impact.kg_co2e if impact else None)
-        summary = _fmt.vformat(rule.summary, (), fields)
-        resolved = _fmt.vformat(rule.summary_resolved, (), fields)
+        summary = _fmt.vformat(rule.summary_resolved if resolved else rule.summary, (), fields)
         labels = {k: _fmt.vformat(v, (), fields) for k, v in rule.labels.items()}
-        return exp, impact, summary, resolved, labels
+        return exp, impact, summary, labels
 
     def _fire(self, rule: CRule, rs: RuleState, r: Reading, st: KeyState, fast: tuple,
               det: Detector | None, ts: float, now: float, env: dict, base: dict,
               sev: str | None = None) -> Alert | None:
         sev = sev or rule.severity_at(ts - rs.since)
-        exp, impact, summary, _, labels = self._explain(rule, rs, r, st, fast, det, rs.since,
-                                                        ts, sev, env, base)
+        exp, impact, summary, labels = self._explain(rule, rs, r, st, fast, det, rs.since,
+                                                     ts, sev, env, base)
         new = not rs.firing
         a = st.life.fire(
             rule=rule.name, pack=rule.pack, severity=sev, commune=r.commune, site=r.site,
@@ -465,8 +465,8 @@ class Engine:
     def _resolve(self, rule: CRule, rs: RuleState, r: Reading, st: KeyState, fast: tuple,
                  det: Detector | None, end: float, now: float, env: dict, base: dict,
                  sensor: str) -> Alert | None:
-        _, impact, _, summary, labels = self._explain(rule, rs, r, st, fast, det, rs.since,
-                                                      end, rs.sev, env, base)
+        _, impact, summary, labels = self._explain(rule, rs, r, st, fast, det, rs.since,
+                                                   end, rs.sev, env, base, resolved=True)
         if rule.flap is not None and rs.hold > rule.keep_s:  # was held for flapping
             labels = {**labels, "flapping": "true"}
         return st.life.resolve(
@@ -501,13 +501,14 @@ class Engine:
         for r in readings:
             n += 1
             name = r.sensor
+            kind = r.kind
             s = sensors.get(name)
             p = plans.get(name)
-            if p is None or p.kind != r.kind:
+            if p is None or p.kind != kind:
                 p = self._plan(r)
-            if s is None or s.kind != r.kind:
+            if s is None or s.kind != kind:
                 dets = {k: make() for k, make, _ in p.dets} if p.dets else None
-                s = sensors[name] = SensorState(r.kind, dets, tuple(x.uid for x in p.nd))
+                s = sensors[name] = SensorState(kind, dets, tuple(x.uid for x in p.nd))
                 st.commune, st.site = r.commune, r.site
                 full = True
             ts = r.ts
@@ -527,16 +528,22 @@ class Engine:
             s.last_now = now
             if ts > newest:
                 newest = ts
-            latest[r.kind] = (ts, v)
+            latest[kind] = (ts, v)
+            attrs = r.attrs
             if s.nd:
-                if s.rs or (r.attrs and p.nd_attr in r.attrs) or (
-                        dt > s.period and dt >= self._gap(s)):  # a silence timers missed
+                p0 = s.period
+                if s.rs or (attrs and p.nd_attr in attrs) or (
+                        dt > p0 and dt >= self._gap(s)):  # a silence timers missed
                     full = self._seen(st, s, r, p, dt, now, out) or full
-                elif dt > 0:  # EWMA of the gaps (see _seen)
-                    p0 = s.period
-                    s.period = dt if p0 == 0.0 else p0 + 0.2 * (min(dt, 2.0 * p0) - p0)
-                    if s.period < 0.8 * p0 or p0 == 0.0:  # silence timers due earlier
-                        full = True
+                elif dt > 0:  # EWMA of the gaps (see _seen; min(dt, 2 p0) spelt out)
+                    if p0 == 0.0:
+                        s.period = dt
+                        full = True  # silence timers due earlier
+                    else:
+                        two = 2.0 * p0
+                        s.period = q = p0 + 0.2 * ((two if two < dt else dt) - p0)
+                        if q < 0.8 * p0:  # silence timers due earlier
+                            full = True
             prules = p.rules
             if not prules:
                 continue
@@ -557,7 +564,6 @@ class Engine:
                         scores.append(dets[k].update(v, ts))
             base: dict | None = None
             rsd = s.rs
-            attrs = r.attrs
             fast0 = (v, None, prev, dt, rate, v - prev, ts, attrs)
             for rule, di, uid, w, pre, gi, gop, gc, si, sop, sc, ci, cop, cc in prules:
                 rs = rsd.get(uid) if rsd else None
@@ -896,7 +902,7 @@ class Engine:
         deadlines and of its rule states' (:func:`_rs_due`), or None."""
         due = INF
         rules = self.rules
-        ev = self.event_now(now)
+        ev = self._wm if self._src else self._wm + max(0.0, now - self._wm_now)  # event_now
         speed = self.speed
         for s in st.sensors.values():
             rsd = s.rs
@@ -910,12 +916,16 @@ class Engine:
                     if rule is not None:
                         # silent for `sil` of processing time, or of the stream's event
                         # time (in a replay, the rest of the city moves on much faster)
+                        # (as _silence; max(a, b) spelt `b if b > a else a`, the same)
                         factor, _, default, lo = rule.no_data  # type: ignore[misc]
-                        sil = max(lo, factor * (s.period or default))
+                        sil = factor * (s.period or default)
+                        if not sil > lo:
+                            sil = lo
                         d = s.last_now + sil
                         if d < due:
                             due = d
-                        d = now + max(0.0, last_ts + sil - ev) / speed
+                        gap = last_ts + sil - ev
+                        d = now + (gap if gap > 0.0 else 0.0) / speed
                         if d < due:
                             due = d
             else:
