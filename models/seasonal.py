@@ -186,7 +186,7 @@ class Seasonal(Detector):
         self.subdiv = subdiv
         self.min_scale = float(min_scale)
         self.rel_scale = float(rel_scale)
-        self._n = 0
+        self._n = 0  # values learnt, up to min_samples
         self._restore()
         # slot i < 24: hour of day i; slot 24 b + h: hour h of the day of the week whose
         # block is b (1-7, in the order the days were first seen; see _grow)
@@ -264,7 +264,9 @@ class Seasonal(Detector):
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         hour = ts // 3600
         h, d = self._slots.get(hour) or self._slot_miss(hour)
-        self._n += 1
+        n = self._n
+        if n < self.min_samples:  # (counted up to the warm-up only: a small int)
+            self._n = n + 1
         days = self._days
         if days:
             b = days[d] or self._grow(d)
