@@ -11,7 +11,9 @@ State (what ``pickle`` and ``copy`` keep, for every per-sensor snapshot): the tu
 (:class:`Layout`). Equal parameter tuples are one shared object, so detectors loaded
 from the same prototype share them in memory and a snapshot of many sensors pickles them
 once. ``_transient`` slots (caches, a sorted copy of a window) are not stored; ``_restore``
-recomputes them at load. A state of another ``version`` is refused with a ValueError.
+recomputes them at load. ``_arrays`` slots (an ``array``) are stored as raw bytes, their
+typecode first, without the array reconstructor's global and tuple (about 60 bytes less
+per sensor in a snapshot). A state of another ``version`` is refused with a ValueError.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import copyreg
 import inspect
 import math
 import operator
+from array import array
 from typing import ClassVar
 
 import numpy as np
@@ -87,6 +90,8 @@ class Detector:
     version: ClassVar[int] = 3
     #: Slots not pickled: derived from the others, recomputed by ``_restore`` at load.
     _transient: ClassVar[tuple[str, ...]] = ()
+    #: Slots holding an ``array``, pickled as bytes (:func:`pack_array`).
+    _arrays: ClassVar[tuple[str, ...]] = ()
     name: ClassVar[str] = "detector"
 
     def __init__(self, guard: float | None = None, patience: int | None = None) -> None:
@@ -211,6 +216,12 @@ class Detector:
         except AttributeError:  # a slot never set: store the marker
             p = tuple(getattr(self, k, _UNSET) for k in lay.shared)
             rest = tuple(getattr(self, k, _UNSET) for k in lay.rest)
+        if lay.arrays:
+            rest = list(rest)
+            for i in lay.arrays:
+                a = rest[i]
+                if type(a) is array:
+                    rest[i] = pack_array(a)
         if lay.share:
             try:
                 c = _SHARED.get(p)
@@ -246,6 +257,10 @@ class Detector:
             for k, val in state.items():
                 if val is not _UNSET:
                     object.__setattr__(self, k, val)
+        for k in lay.array_names:
+            v = getattr(self, k, None)
+            if type(v) is bytes:
+                object.__setattr__(self, k, unpack_array(v))
         self._restore()
 
 
@@ -270,7 +285,8 @@ class Layout:
     ones (rebuilt at load by ``_restore``).
     """
 
-    __slots__ = ("shared", "rest", "names", "size", "keyset", "get_shared", "get_rest", "share")
+    __slots__ = ("shared", "rest", "names", "size", "keyset", "get_shared", "get_rest", "share",
+                 "arrays", "array_names")
 
     def __init__(self, cls: type) -> None:
         slots: list[str] = []
@@ -293,6 +309,26 @@ class Layout:
         self.get_shared = _getter(self.shared)
         self.get_rest = _getter(self.rest)
         self.share = bool(self.shared)
+        own = set(getattr(cls, "_arrays", ()))
+        #: positions in ``rest`` (and names) of the slots pickled as bytes
+        self.arrays = tuple(i for i, k in enumerate(self.rest) if k in own)
+        self.array_names = tuple(self.rest[i] for i in self.arrays)
+
+
+def pack_array(a: array) -> bytes:
+    """``a`` as bytes: its typecode, then its items' bytes (machine order).
+
+    >>> unpack_array(pack_array(array("h", [1, -2])))
+    array('h', [1, -2])
+    """
+    return a.typecode.encode() + a.tobytes()
+
+
+def unpack_array(b: bytes) -> array:
+    """The array :func:`pack_array` made ``b`` of."""
+    a = array(chr(b[0]))
+    a.frombytes(memoryview(b)[1:])
+    return a[:]  # (a copy of the exact size: frombytes leaves room to grow)
 
 
 def _getter(names: tuple[str, ...]):

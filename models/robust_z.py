@@ -66,6 +66,7 @@ class RobustZ(Detector):
     #: the base's.
     version: ClassVar[int] = Detector.version + 1
     _transient: ClassVar[tuple[str, ...]] = ("_sorted",)
+    _arrays: ClassVar[tuple[str, ...]] = ("_buf",)
     #: Store the window as scaled integers when exact (False: always doubles, for
     #: subclasses that read ``_sorted`` as values, :class:`models.mad.MAD`).
     _compact: ClassVar[bool] = True
@@ -148,7 +149,7 @@ class RobustZ(Detector):
         return v[i:] + v[:i]
 
     def _restore(self) -> None:
-        buf = self._buf = self._buf[:]  # (unpickled with room to grow: exact size)
+        buf = self._buf
         if len(buf) < 32:
             self._sorted = array(buf.typecode, sorted(buf))
         else:  # numpy sorts a full window twice as fast

@@ -144,6 +144,7 @@ class Seasonal(Detector):
     #: Own state layout (week slots allocated a day at a time): one above the base's.
     version: ClassVar[int] = Detector.version + 1
     _transient: ClassVar[tuple[str, ...]] = ("_slots", "_cap")
+    _arrays: ClassVar[tuple[str, ...]] = ("_cnt", "_mv")
 
     def __init__(
         self,

@@ -142,3 +142,25 @@ def test_unset_slots_stay_unset():
     assert not hasattr(e, "extra") and e.run == 3
     d.extra = [1, 2]
     assert pickle.loads(pickle.dumps(d)).extra == [1, 2]
+
+
+def test_array_slots_are_pickled_as_raw_bytes():
+    d = fed(build(UNUSUAL))
+    blob = pickle.dumps(d, protocol=5)
+    assert b"_array_reconstructor" not in blob and b"array" not in blob
+    assert layout(RobustZ).array_names == ("_buf",)
+    assert layout(Seasonal).array_names == ("_cnt", "_mv")
+    e = pickle.loads(blob)
+    for a, b in zip(d.members, e.members, strict=True):
+        for k in layout(type(a)).array_names:
+            x, y = getattr(a, k), getattr(b, k)
+            assert type(y) is array and y.typecode == x.typecode and y == x
+            assert y.buffer_info()[1] == len(y)  # the exact size, no room to grow
+    state = d.members[0].__getstate__()
+    i = 2 + layout(RobustZ).rest.index("_buf")
+    assert state[i] == b"d" + d.members[0]._buf.tobytes()  # (stream(): doubles)
+    live = list(state)
+    live[i] = array("d", d.members[0]._buf)  # an array in the state is taken as is
+    r = RobustZ.__new__(RobustZ)
+    r.__setstate__(tuple(live))
+    assert r._buf == d.members[0]._buf and r._sorted == d.members[0]._sorted
