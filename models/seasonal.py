@@ -12,7 +12,8 @@ is kept in one dict per (time zone, calendar) shared by every detector, so an up
 costs a dict lookup and no datetime arithmetic. Memory: 24 (+ 168) slots, each a mean and
 a variance in an ``array('d')`` and a count in an array of small unsigned integers (a
 count stops at the first value where it no longer changes anything: ``1 / alpha`` and
-``min_per_slot``). The week profile's slots are allocated a day of the week at a time,
+``min_per_slot``; once every count is there, the profile shares one read-only counts
+array with the others). The week profile's slots are allocated a day of the week at a time,
 when that day first has a value (a new sensor holds only the days it has seen): about
 0.6 KB pickled with a day profile, 1.2 KB for a week profile after one day, 3.5 KB once
 it has seen every day of the week.
@@ -92,6 +93,23 @@ def count_cap(alpha: float, min_per_slot: int) -> int:
     while n > 1 and 1.0 / (n - 1) <= alpha:
         n -= 1
     return min(max(n, min_per_slot), (1 << 64) - 1)
+
+
+#: (typecode, slots, cap) -> a counts array with every count at its cap, shared by the
+#: profiles whose counts all reached it: a count at its cap never changes again, so no
+#: detector writes to it (a new day of the week gets a new array, see ``Seasonal._grow``)
+_FULL: dict[tuple[str, int, int], array] = {}
+
+
+def _full(cnt: array, cap: int) -> array:
+    """The shared counts array equal to ``cnt`` if every count in it is ``cap``, else ``cnt``."""
+    if cnt.count(cap) != len(cnt):
+        return cnt
+    key = (cnt.typecode, len(cnt), cap)
+    f = _FULL.get(key)
+    if f is None:
+        f = _FULL[key] = cnt[:]
+    return f
 
 
 class Seasonal(Detector):
@@ -200,6 +218,9 @@ class Seasonal(Detector):
     def _restore(self) -> None:
         self._slots = slot_map(self.tz, self.country, self.subdiv)
         self._cap = count_cap(self.alpha, self.min_per_slot)
+        cnt = getattr(self, "_cnt", None)  # (not yet set in __init__)
+        if cnt is not None:
+            self._cnt = _full(cnt, self._cap)
 
     def _slot_miss(self, hour: float) -> tuple[int, int]:
         h, w = slot_of_hour(int(hour), self.tz, self.country, self.subdiv)
@@ -282,6 +303,8 @@ class Seasonal(Detector):
                 n += 1
                 cnt[k] = n
                 a = max(alpha, 1.0 / n)
+                if n == cap:  # every count at its cap: share one array (no more writes)
+                    self._cnt = _full(cnt, cap)
             else:
                 a = alpha
             i = k + k

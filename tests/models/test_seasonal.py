@@ -125,3 +125,23 @@ def test_old_state_versions_are_refused():
     assert state[0] == Seasonal.version == 4
     with pytest.raises(ValueError, match="Seasonal: state version 3 != 4"):
         Seasonal().__setstate__((3, *state[1:]))
+
+
+def test_counts_all_at_their_cap_are_shared_read_only():
+    ts = epoch(2027, 1, 6) + 600.0 * np.arange(6 * 24 * 3)  # 3 days, 10-minute steps
+    xs = office(ts, seed=4)
+    a, b = Seasonal(period="day"), Seasonal(period="day", min_samples=10)
+    w = Seasonal(period="week")
+    for d in (a, b, w):
+        d.update_many(xs[: 6 * 24 * 2], ts[: 6 * 24 * 2])  # two days: 12 values a slot
+    assert a._cnt is b._cnt and list(a._cnt) == [a._cap] * 24  # one array for both
+    assert w._cnt is not a._cnt and w._days == bytes([0, 0, 1, 2, 0, 0, 0])
+    assert pickle.loads(pickle.dumps(a))._cnt is a._cnt  # shared again once loaded
+    full = list(a._cnt)
+    ref = Seasonal(period="day")
+    ref.__setstate__(a.__getstate__())
+    ref._cnt = ref._cnt[:]  # (its own array)
+    assert np.array_equal(a.update_many(xs[288:], ts[288:]), ref.update_many(xs[288:], ts[288:]))
+    w.update_many(xs[288:], ts[288:])  # a new day (Friday) in the week profile
+    assert list(a._cnt) == full and a._cnt is b._cnt  # the shared array never changes
+    assert len(w._cnt) == 24 * 4 and w._cnt is not a._cnt
