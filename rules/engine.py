@@ -899,11 +899,16 @@ class Engine:
 
     def _due(self, st: KeyState, now: float) -> float | None:
         """The key's next timer (processing time): the earliest of its sensors' silence
-        deadlines and of its rule states' (:func:`_rs_due`), or None."""
+        deadlines and of its rule states' (:func:`_rs_due`), or None.
+
+        A sensor silent for ``sil`` is due after that long in processing time, or once
+        the stream's event time ``ev`` has passed its last reading by ``sil`` (in a
+        replay the rest of the city moves on much faster): at ``now + max(0, last_ts +
+        sil - ev) / speed``, a non-decreasing function of ``last_ts + sil``, so the
+        earliest of those is that of the smallest ``last_ts + sil`` (exactly)."""
         due = INF
+        ev_due = INF  # the smallest last_ts + sil
         rules = self.rules
-        ev = self._wm if self._src else self._wm + max(0.0, now - self._wm_now)  # event_now
-        speed = self.speed
         for s in st.sensors.values():
             rsd = s.rs
             last_ts = s.last_ts
@@ -914,9 +919,7 @@ class Engine:
                         continue
                     rule = rules.get(uid)
                     if rule is not None:
-                        # silent for `sil` of processing time, or of the stream's event
-                        # time (in a replay, the rest of the city moves on much faster)
-                        # (as _silence; max(a, b) spelt `b if b > a else a`, the same)
+                        # as _silence (max(a, b) spelt `b if b > a else a`, the same)
                         factor, _, default, lo = rule.no_data  # type: ignore[misc]
                         sil = factor * (s.period or default)
                         if not sil > lo:
@@ -924,10 +927,9 @@ class Engine:
                         d = s.last_now + sil
                         if d < due:
                             due = d
-                        gap = last_ts + sil - ev
-                        d = now + (gap if gap > 0.0 else 0.0) / speed
-                        if d < due:
-                            due = d
+                        d = last_ts + sil
+                        if d < ev_due:
+                            ev_due = d
             else:
                 lag = st.lag
             if rsd:
@@ -938,6 +940,11 @@ class Engine:
                     d = _rs_due(rule, rs, lag)  # type: ignore[assignment]
                     if d is not None and d < due:
                         due = d
+        if ev_due < INF:
+            gap = ev_due - self.event_now(now)
+            d = now + max(0.0, gap) / self.speed
+            if d < due:
+                due = d
         return None if due == INF else due
 
     def deadline(self, st: KeyState) -> float | None:
