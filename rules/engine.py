@@ -144,16 +144,17 @@ class Plan:
 
     def __init__(self, kind: str, rules: tuple, dets: tuple, nd: tuple) -> None:
         self.kind = kind
-        #: (rule, index in dets or -1, uid, condition, the condition's prefilter terms,
-        #: its first term when that is a plain comparison (index, op, number: a gate, as
-        #: the terms are and-ed), and the term itself when it is the only one) then the
-        #: single term of the clear condition when the rule has no escalation (a firing
-        #: alert whose clear term is false needs nothing else)
+        #: (rule, index in dets or -1, uid, the condition's gate: its first term when
+        #: that is a plain comparison or has(attrs.x) (index, op, value; see _gate), and
+        #: what an idle rule whose gate is false never needs: (condition, its prefilter
+        #: terms, the term itself when it is the only one (see _single), then the single
+        #: term of the clear condition when the rule has no escalation (a firing alert
+        #: whose clear term is false needs nothing else)))
         self.rules: tuple[tuple, ...] = tuple(
-            (r, di, r.uid, r.when, r.when.pre, *_gate(r.when.pre),  # type: ignore[union-attr]
-             *_single(r.when.pre),  # type: ignore[union-attr]
-             *(_single(r.clear.pre) if r.clear is not None and r.clear.fast_only
-               and not r.escalate else (-1, None, 0.0)))
+            (r, di, r.uid, *_gate(r.when.pre),  # type: ignore[union-attr]
+             (r.when, r.when.pre, *_single(r.when.pre),  # type: ignore[union-attr]
+              *(_single(r.clear.pre) if r.clear is not None and r.clear.fast_only
+                and not r.escalate else (-1, None, 0.0))))
             for r, di in rules)
         self.dets: tuple[tuple[str, object, str], ...] = dets  # (key, factory, name)
         self.det_keys = tuple(d[0] for d in dets)
@@ -519,10 +520,12 @@ class Engine:
             v = r.value
             if last == -INF:
                 prev, dt, rate = v, 0.0, 0.0
+                delta = v - prev
             else:
                 prev = s.last_value
                 dt = ts - last
-                rate = (v - prev) * 3600.0 / dt
+                delta = v - prev
+                rate = delta * 3600.0 / dt
             s.last_ts = ts
             s.last_value = v
             s.last_now = now
@@ -564,16 +567,17 @@ class Engine:
                         scores.append(dets[k].update(v, ts))
             base: dict | None = None
             rsd = s.rs
-            fast0 = (v, None, prev, dt, rate, v - prev, ts, attrs)
-            for rule, di, uid, w, pre, gi, gop, gc, si, sop, sc, ci, cop, cc in prules:
+            fast0 = (v, None, prev, dt, rate, delta, ts, attrs)
+            for rule, di, uid, gi, gop, gc, more in prules:
                 rs = rsd.get(uid) if rsd else None
                 if rs is None and gi >= 0:
-                    # idle, and the condition starts with a plain comparison that is
-                    # false: the commonest case of all
+                    # idle, and the condition starts with a plain comparison (or a
+                    # has(attrs.x)) that is false: the commonest case of all
                     x = scores[di] if gi == 1 and di >= 0 else fast0[gi]  # type: ignore[index]
                     if x is None or not gop(x, gc):
                         continue
-                fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate, v - prev, ts, attrs)  # type: ignore[index]
+                w, pre, si, sop, sc, ci, cop, cc = more
+                fast = fast0 if di < 0 else (v, scores[di], prev, dt, rate, delta, ts, attrs)  # type: ignore[index]
                 if rs is not None:
                     if rs.firing:
                         if ci >= 0 and rs.clear_since == -INF:
@@ -646,7 +650,8 @@ class Engine:
                 self._sp = (self._ev, now)
                 self._watermark(now)
         self.stats.readings += n
-        self.stats.late += len(late)
+        if late:
+            self.stats.late += len(late)
         if out:
             self._count(out)
         # timers: a full recompute when sensors appear or the lag shrinks; otherwise only
