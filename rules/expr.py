@@ -214,7 +214,8 @@ class Expr:
         once the prefilter has passed: False if a flag is off, True if the flags are on
         and nothing else is left, None when CEL must decide."""
         for name, want in self.flags:
-            if env[name] is not want:  # a boolean (True / False) or, wrongly typed, CEL's error
+            # a boolean (True / False); missing or wrongly typed, CEL errs: false too
+            if env.get(name) is not want:
                 return False
         return True if self.decided else None
 
