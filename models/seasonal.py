@@ -12,8 +12,8 @@ is kept in one dict per (time zone, calendar) shared by every detector, so an up
 costs a dict lookup and no datetime arithmetic. Memory: 24 (+ 168) slots, each a mean and
 a variance in an ``array('d')`` and a count in an array of small unsigned integers (a
 count stops at the first value where it no longer changes anything: ``1 / alpha`` and
-``min_per_slot``; once every count is there, the profile shares one read-only counts
-array with the others). The week profile's slots are allocated a day of the week at a time,
+``min_per_slot``; once every count is there, the counts are dropped: they can no longer
+change). The week profile's slots are allocated a day of the week at a time,
 when that day first has a value (a new sensor holds only the days it has seen): about
 0.6 KB pickled with a day profile, 1.2 KB for a week profile after one day, 3.5 KB once
 it has seen every day of the week.
@@ -93,23 +93,6 @@ def count_cap(alpha: float, min_per_slot: int) -> int:
     while n > 1 and 1.0 / (n - 1) <= alpha:
         n -= 1
     return min(max(n, min_per_slot), (1 << 64) - 1)
-
-
-#: (typecode, slots, cap) -> a counts array with every count at its cap, shared by the
-#: profiles whose counts all reached it: a count at its cap never changes again, so no
-#: detector writes to it (a new day of the week gets a new array, see ``Seasonal._grow``)
-_FULL: dict[tuple[str, int, int], array] = {}
-
-
-def _full(cnt: array, cap: int) -> array:
-    """The shared counts array equal to ``cnt`` if every count in it is ``cap``, else ``cnt``."""
-    if cnt.count(cap) != len(cnt):
-        return cnt
-    key = (cnt.typecode, len(cnt), cap)
-    f = _FULL.get(key)
-    if f is None:
-        f = _FULL[key] = cnt[:]
-    return f
 
 
 class Seasonal(Detector):
@@ -209,7 +192,8 @@ class Seasonal(Detector):
         self._restore()
         # slot i < 24: hour of day i; slot 24 b + h: hour h of the day of the week whose
         # block is b (1-7, in the order the days were first seen; see _grow)
-        self._cnt = array(_count_type(self._cap), [0]) * 24
+        #: counts, None once every one is at its cap (they never change again)
+        self._cnt: array | None = array(_count_type(self._cap), [0]) * 24
         self._mv = array("d", [0.0]) * 48  # slot i: mean at 2 i, variance at 2 i + 1
         #: week profile: the block of each day of the week (Monday first), 0 while that
         #: day has no value yet; b"" for a day profile
@@ -218,9 +202,6 @@ class Seasonal(Detector):
     def _restore(self) -> None:
         self._slots = slot_map(self.tz, self.country, self.subdiv)
         self._cap = count_cap(self.alpha, self.min_per_slot)
-        cnt = getattr(self, "_cnt", None)  # (not yet set in __init__)
-        if cnt is not None:
-            self._cnt = _full(cnt, self._cap)
 
     def _slot_miss(self, hour: float) -> tuple[int, int]:
         h, w = slot_of_hour(int(hour), self.tz, self.country, self.subdiv)
@@ -233,7 +214,9 @@ class Seasonal(Detector):
     def _grow(self, day: int) -> int:
         """Allocate the 24 slots of ``day`` of the week (its first value); return its block."""
         cnt, mv = self._cnt, self._mv
-        b = len(cnt) // 24
+        b = len(mv) // 48
+        if cnt is None:  # every count was at its cap
+            cnt = array(_count_type(self._cap), [self._cap]) * (24 * b)
         self._cnt = cnt + array(cnt.typecode, [0]) * 24  # (new arrays of the exact size)
         self._mv = mv + array("d", [0.0]) * 48
         days = self._days
@@ -255,9 +238,9 @@ class Seasonal(Detector):
             b = days[d]
             if b:
                 w = 24 * b + h
-                if cnt[w] >= self.min_per_slot:
+                if cnt is None or cnt[w] >= self.min_per_slot:
                     return w + w
-        if cnt[h] >= self.min_per_slot:
+        if cnt is None or cnt[h] >= self.min_per_slot:  # (a cap is >= min_per_slot)
             return h + h
         return -1
 
@@ -298,15 +281,18 @@ class Seasonal(Detector):
         cnt, mv, alpha, cap = self._cnt, self._mv, self.alpha, self._cap
         for k in hw:
             # models.ew.ew_step, inlined; a count at its cap stays there (a == alpha)
-            n = cnt[k]
-            if n < cap:
-                n += 1
-                cnt[k] = n
-                a = max(alpha, 1.0 / n)
-                if n == cap:  # every count at its cap: share one array (no more writes)
-                    self._cnt = _full(cnt, cap)
-            else:
+            if cnt is None:
                 a = alpha
+            else:
+                n = cnt[k]
+                if n < cap:
+                    n += 1
+                    cnt[k] = n
+                    a = max(alpha, 1.0 / n)
+                    if n == cap and cnt.count(cap) == len(cnt):  # all at their cap
+                        self._cnt = None
+                else:
+                    a = alpha
             i = k + k
             m = mv[i]
             d = x - m

@@ -127,21 +127,38 @@ def test_old_state_versions_are_refused():
         Seasonal().__setstate__((3, *state[1:]))
 
 
-def test_counts_all_at_their_cap_are_shared_read_only():
+def test_counts_are_dropped_once_all_at_their_cap():
     ts = epoch(2027, 1, 6) + 600.0 * np.arange(6 * 24 * 3)  # 3 days, 10-minute steps
     xs = office(ts, seed=4)
-    a, b = Seasonal(period="day"), Seasonal(period="day", min_samples=10)
-    w = Seasonal(period="week")
-    for d in (a, b, w):
-        d.update_many(xs[: 6 * 24 * 2], ts[: 6 * 24 * 2])  # two days: 12 values a slot
-    assert a._cnt is b._cnt and list(a._cnt) == [a._cap] * 24  # one array for both
-    assert w._cnt is not a._cnt and w._days == bytes([0, 0, 1, 2, 0, 0, 0])
-    assert pickle.loads(pickle.dumps(a))._cnt is a._cnt  # shared again once loaded
-    full = list(a._cnt)
-    ref = Seasonal(period="day")
-    ref.__setstate__(a.__getstate__())
-    ref._cnt = ref._cnt[:]  # (its own array)
-    assert np.array_equal(a.update_many(xs[288:], ts[288:]), ref.update_many(xs[288:], ts[288:]))
-    w.update_many(xs[288:], ts[288:])  # a new day (Friday) in the week profile
-    assert list(a._cnt) == full and a._cnt is b._cnt  # the shared array never changes
-    assert len(w._cnt) == 24 * 4 and w._cnt is not a._cnt
+    a, w = Seasonal(period="day"), Seasonal(period="week")
+    ref = {p: RefSeasonal(period=p) for p in ("day", "week")}
+    got = {"day": [], "week": []}
+    for i, (x, t) in enumerate(zip(xs.tolist(), ts.tolist(), strict=True)):
+        got["day"].append(a.update(x, t))
+        got["week"].append(w.update(x, t))
+        if i == 6 * 24 * 2 - 1:  # two days: 12 values a slot, the caps (10) reached
+            assert a._cnt is None and len(pickle.dumps(a, protocol=5)) < 48 * 8 + 200
+            assert list(w._cnt[:24]) == [w._cap] * 24 and max(w._cnt[24:]) == 6
+            assert pickle.loads(pickle.dumps(a))._cnt is None
+    assert w._cnt is not None and len(w._mv) == 2 * 24 * 4  # Wed, Thu, Fri: not at cap
+    pairs = list(zip(xs.tolist(), ts.tolist(), strict=True))
+    for p in ("day", "week"):  # the same scores as counting for ever
+        assert got[p] == [ref[p].update(x, t) for x, t in pairs]
+    full = Seasonal(period="week", alpha=0.5, min_per_slot=2)  # cap 2
+    for t in (epoch(2027, 1, 6, h) for h in range(24)):
+        full.update(1.0, t)
+        full.update(2.0, t)
+    assert full._cnt is None  # every slot seen so far (Wednesday) at its cap...
+    full.update(3.0, epoch(2027, 1, 7, 5))  # ...until a new day: counts again
+    assert list(full._cnt[:48]) == [2] * 48 and full._cnt[48 + 5] == 1
+
+
+class RefSeasonal:
+    """Counts kept for ever (never dropped): what a profile scores without the cap."""
+
+    def __init__(self, **kw) -> None:
+        self.d = Seasonal(**kw, min_samples=72)
+        self.d._cap = 1 << 30  # (the cap is transient: never reached here)
+
+    def update(self, x: float, t: float) -> float:
+        return self.d.update(x, t)

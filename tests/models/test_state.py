@@ -154,6 +154,9 @@ def test_array_slots_are_pickled_as_raw_bytes():
     for a, b in zip(d.members, e.members, strict=True):
         for k in layout(type(a)).array_names:
             x, y = getattr(a, k), getattr(b, k)
+            if x is None:  # (Seasonal's counts, dropped once all at their cap)
+                assert y is None and k == "_cnt"
+                continue
             assert type(y) is array and y.typecode == x.typecode and y == x
             assert y.buffer_info()[1] == len(y)  # the exact size, no room to grow
     state = d.members[0].__getstate__()
