@@ -60,3 +60,34 @@ def test_flags_agree_with_cel(src):
             assert got is cel(e, env), env
         else:  # undecided only when every flag is on and something is left for CEL
             assert all(env[n] is w for n, w in e.flags) and not e.decided
+
+
+def test_engine_alerts_are_the_same_with_flags_as_with_cel_alone(monkeypatch):
+    from rules.engine import Engine, run
+    from tests.rules.conftest import reading, utc
+
+    rnd = __import__("random").Random(11)
+    t0 = utc("2026-12-04T00:00")  # a Friday: a weekend and opening hours in the mix
+    hours = {"opening_hours": "Mo-Fr 08:00-18:00; PH off"}
+    maint = {**hours, "maintenance": "Sa 10:00-12:00"}
+    sensors = [("metz/ecole/light-1", "light_on", hours), ("metz/ecole/light-2", "light_on", maint),
+               ("metz/ecole/co2-1", "co2_ppm", hours), ("metz/poste/door", "door_open", maint),
+               ("metz/rue/lamp", "electricity_kw", {"nominal_power_kw": 2.0}),
+               ("metz/bac/fill", "fill_pct", {})]
+    rs = []
+    for i in range(4 * 24 * 3):
+        for name, kind, attrs in sensors:
+            v = {"light_on": float(rnd.random() < 0.5), "door_open": float(rnd.random() < 0.1),
+                 "co2_ppm": rnd.choice([500.0, 900.0, 1600.0]), "electricity_kw": rnd.random(),
+                 "fill_pct": float(min(100, i % 60 * 2))}[kind]
+            rs.append(reading(name, t0 + 900 * i, v, kind, attrs=attrs))
+
+    def alerts() -> list:
+        engine = Engine()
+        return [(a.id, a.status, a.rule, a.starts_at, a.ends_at, a.value, a.summary)
+                for a in run(engine, rs, t0)]
+
+    fast = alerts()
+    monkeypatch.setattr(Expr, "flagged", lambda self, env: None)  # CEL decides everything
+    assert fast == alerts()
+    assert {a[2] for a in fast} >= {"LightOnOutsideOpeningHours", "Co2AirTheRoom"}
