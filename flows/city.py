@@ -145,6 +145,8 @@ class Decoder:
     together, one :class:`Group` keyed ``""``, since no shard routing follows.
     """
 
+    sharded = True
+
     def __init__(self, cfg: Config, sharded: bool = True) -> None:
         self.cfg = cfg
         self.sharded = sharded
