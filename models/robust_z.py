@@ -65,7 +65,7 @@ class RobustZ(Detector):
     #: Own state layout (the window in the exact compact form, its decimals): one above
     #: the base's.
     version: ClassVar[int] = Detector.version + 1
-    _transient: ClassVar[tuple[str, ...]] = ("_sorted",)
+    _transient: ClassVar[tuple[str, ...]] = ("_sorted", "_k")
     _arrays: ClassVar[tuple[str, ...]] = ("_buf",)
     #: Store the window as scaled integers when exact (False: always doubles, for
     #: subclasses that read ``_sorted`` as values, :class:`models.mad.MAD`).
@@ -155,6 +155,15 @@ class RobustZ(Detector):
         else:  # numpy sorts a full window twice as fast
             a = np.frombuffer(buf, dtype=buf.typecode)
             self._sorted = array(buf.typecode, np.sort(a, kind="stable").tobytes())[:]
+        # the anchor of the running sums is in the window: its first value until the window
+        # first fills (``_t`` is then its length), after that the value learnt at the last
+        # re-anchor, ``_t`` learns ago (it is replaced by the learn that re-anchors)
+        n = len(buf)
+        if not n:
+            self._k = 0.0
+            return
+        k = buf[0 if n < self.window else (self._i - 1 - self._t) % n]
+        self._k = k if self._dec < 0 else k / SCALE[self._dec]
 
     def _widen(self, x: float) -> tuple[int | float, float]:
         """Re-encode the window in the narrowest exact form that holds ``x`` too; return

@@ -99,6 +99,7 @@ def test_robust_z_compact_window_scores_bit_for_bit(params):
         if i in (99, 250, 650, 1100):  # a pickled twin goes on identically, in every form
             b = pickle.loads(pickle.dumps(a))
             assert (b._buf.typecode, b._dec) == forms[-1] and b._sorted == a._sorted
+            assert bits([b._k, b._s, b._ss]) == bits([a._k, a._s, a._ss])  # (_k rebuilt)
             c, r = copy.deepcopy(a), copy.deepcopy(ref)
             rest = xs[i + 1 : i + 60]
             want = bits([r.update(y) for y in rest])
@@ -120,3 +121,19 @@ def test_full_window_is_compact_and_trimmed():
     assert len(pickle.dumps(d, protocol=5)) < 96 * 2 + 250
     e = pickle.loads(pickle.dumps(d))
     assert e._sorted.__sizeof__() == d._sorted.__sizeof__()
+
+
+@pytest.mark.parametrize("params", [*PARAMS, {"window": 4, "min_samples": 2}])
+@pytest.mark.parametrize("doubles", [False, True])
+def test_anchor_of_the_sums_is_rebuilt_exactly_at_load(params, doubles):
+    """``_k`` is not pickled: rebuilt from the window, it equals the live one after every
+    reading (warm-up, the window filling, re-anchors, held-back values, -0.0, widening)."""
+    xs = series(900, seed=7)
+    if doubles:
+        xs = [x * math.pi for x in xs]
+    d = (Doubles if doubles else RobustZ)(**params)
+    assert bits([pickle.loads(pickle.dumps(d))._k]) == bits([0.0])
+    for x in xs:
+        d.update(x)
+        e = pickle.loads(pickle.dumps(d))
+        assert bits([e._k]) == bits([d._k]), (len(d._buf), d._i, d._t)

@@ -37,7 +37,7 @@ def fed(d: Detector, n: int = 300, seed: int = 0) -> Detector:
 def test_layout_is_parameters_then_state_without_transient_slots():
     lay = layout(RobustZ)
     assert lay.shared == ("window", "min_samples", "min_scale", "rel_scale", "guard", "patience")
-    assert lay.rest == ("_held", "_buf", "_dec", "_i", "_k", "_s", "_ss", "_t")  # no _sorted
+    assert lay.rest == ("_held", "_buf", "_dec", "_i", "_s", "_ss", "_t")  # no _sorted, _k
     assert layout(Seasonal).rest[-3:] == ("_cnt", "_mv", "_days")
     assert "members" in layout(build(UNUSUAL).__class__).rest  # detectors are state
 
