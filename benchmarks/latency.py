@@ -63,7 +63,9 @@ def _flow_child(spec: dict) -> None:
                  batch_size=spec["batch_size"], kafka=spec.get("kafka", {}),
                  snapshots=spec["snapshots"], placement=spec.get("placement", "exchange"))
     common.emit({"ready": time.time()})
-    run(build_flow(cfg), epoch_s=spec["epoch_s"], gc_freeze_s=spec["gc_freeze_s"] or None)
+    gc_default = not spec["gc_freeze_s"]  # 0: the interpreter's GC, untouched
+    run(build_flow(cfg), epoch_s=spec["epoch_s"], gc_freeze_s=spec["gc_freeze_s"] or None,
+        **({"gc_gen0": None} if gc_default else {}))
 
 
 def _reader_child(spec: dict) -> None:
@@ -282,6 +284,7 @@ def _key(k: bytes, v: bytes) -> tuple[bytes, str]:
 
 def report(out: dict, cmd: str, m: dict) -> str:
     from flows.city import SINK_CONF
+    from flows.runner import GC_GEN0
     from flows.source import CONSUMER_CONF, IDLE_REPOLL, POLL_S
     from flows.tail import TAIL_CONF
 
@@ -335,8 +338,8 @@ def report(out: dict, cmd: str, m: dict) -> str:
         f"- Flow: Bytewax epoch {a['epoch_s']:g} s; state snapshots "
         f"{'on (as with `--recovery`)' if a['snapshots'] else 'off (as without `--recovery`)'}"
         "; garbage collector: "
-        + (f"`flows.runner.freeze_gc` every {a['gc_freeze_s']:g} s" if a["gc_freeze_s"]
-           else "Python's default")
+        + (f"`flows.runner.freeze_gc` every {a['gc_freeze_s']:g} s, young generation "
+           f"threshold {GC_GEN0:,}" if a["gc_freeze_s"] else "Python's default")
         + f"; `KafkaBatchSource` `batch_size` {a['batch_size']}, `poll_s` {POLL_S:g} (a poll "
         f"waits at most {POLL_S * 1000:g} ms), idle partition re-polled after {ms:g} ms, "
         f"consumer {CONSUMER_CONF}; Bytewax `KafkaSink` (flushes after every batch) "

@@ -50,3 +50,21 @@ def test_cycles_are_still_collected_between_freezes():
         assert gc.collect() >= 1
     finally:
         _remove(cb)
+
+
+def test_run_raises_the_young_gc_threshold_for_the_flow_only():
+    from bytewax import operators as op
+    from bytewax.dataflow import Dataflow
+    from bytewax.testing import TestingSink, TestingSource
+
+    from flows.runner import GC_GEN0, run
+
+    seen: list = []
+    flow = Dataflow("t")
+    s = op.input("in", flow, TestingSource([1, 2]))
+    op.output("out", op.map("m", s, lambda x: gc.get_threshold()[0]), TestingSink(seen))
+    before = gc.get_threshold()
+    run(flow)
+    assert seen == [GC_GEN0, GC_GEN0] and gc.get_threshold() == before
+    run(flow, gc_gen0=None)
+    assert seen[2:] == [before[0], before[0]]
