@@ -66,16 +66,20 @@ def fit(vals: Iterable[float]) -> tuple[str, int]:
     """
     vals = list(vals)
     for dec in range(DECIMALS + 1):
-        qs = [scaled(x, dec) for x in vals]
-        if None in qs:
-            continue
-        if not qs:
-            return INTS[0][0], 0
-        top = max(max(qs), -min(qs) - 1)
-        for tc, lim in INTS:
-            if top < lim:
-                return tc, dec
-        break
+        qs = []
+        for x in vals:
+            q = scaled(x, dec)
+            if q is None:  # (stop at the first value that does not fit)
+                break
+            qs.append(q)
+        else:
+            if not qs:
+                return INTS[0][0], 0
+            top = max(max(qs), -min(qs) - 1)
+            for tc, lim in INTS:
+                if top < lim:
+                    return tc, dec
+            break
     return DOUBLES
 
 

@@ -26,6 +26,11 @@ import numpy as np
 from models.base import BIG, Detector, check
 from models.exact import DOUBLES, SCALE, decode, encode, fit, floats
 
+#: ``_dec`` of a window widened to doubles by a value that was not a short decimal: it tries
+#: to narrow back at each re-anchor (every ``window`` values learnt), so one odd reading
+#: does not leave the window in doubles for ever (-1: doubles, never tried)
+RETRY = -2
+
 
 class RobustZ(Detector):
     """Absolute robust z-score of each value against the last ``window`` values.
@@ -170,11 +175,23 @@ class RobustZ(Detector):
         ``x`` in that form and the form's scale (0.0 for doubles)."""
         old = self._dec
         vals = decode(self._buf, old)
-        tc, dec = fit([*vals, x]) if self._compact else DOUBLES
+        tc, dec = fit([x, *vals]) if self._compact else DOUBLES
         self._buf = encode(vals, tc, dec)
         self._sorted = encode(decode(self._sorted, old), tc, dec)
-        self._dec = dec
+        self._dec = RETRY if dec < 0 else dec
         return (x, 0.0) if dec < 0 else (round(x * SCALE[dec]), SCALE[dec])
+
+    def _narrow(self, x: float) -> None:
+        """Doubles since a value that was not a short decimal (``_dec`` is :data:`RETRY`):
+        back to the narrowest exact form if the whole window fits one now (else try again
+        at the next re-anchor). ``x``, the newest value, is tried first: cheap when the
+        series is not short decimals at all."""
+        if fit((x,)) == DOUBLES or (form := fit(self._buf)) == DOUBLES:
+            return
+        tc, dec = form
+        self._buf = encode(self._buf, tc, dec)
+        self._sorted = encode(self._sorted, tc, dec)
+        self._dec = dec
 
     def score_one(self, x: float, ts: float = 0.0) -> float:
         srt = self._sorted
@@ -269,3 +286,5 @@ class RobustZ(Detector):
             self._s = math.fsum(dev.tolist())
             self._ss = math.fsum((dev * dev).tolist())
             self._t = 0
+            if self._dec == RETRY:  # doubles since an odd value: it may have left the window
+                self._narrow(x)

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.exact import DOUBLES, decode, encode, fit, floats, scaled
-from models.robust_z import RobustZ
+from models.robust_z import RETRY, RobustZ
 
 
 def bits(xs) -> list[bytes]:
@@ -106,7 +106,8 @@ def test_robust_z_compact_window_scores_bit_for_bit(params):
             assert bits([b.update(y) for y in rest]) == bits([c.update(y) for y in rest]) == want
     assert bits(a.values()) == bits(ref.values()) and a._s == ref._s and a._ss == ref._ss
     seen = list(dict.fromkeys(forms))
-    assert seen[0][0] in "bh" and seen[-1] == DOUBLES
+    assert seen[0][0] in "bh" and ("d", RETRY) in seen  # doubles while odd values were in
+    assert forms[-1][0] in "bhi" and forms[-1][1] >= 0  # compact again once they left
     assert ("i", 2) in seen or "guard" in params  # (a guard holds the spike back)
 
 
@@ -137,3 +138,22 @@ def test_anchor_of_the_sums_is_rebuilt_exactly_at_load(params, doubles):
         d.update(x)
         e = pickle.loads(pickle.dumps(d))
         assert bits([e._k]) == bits([d._k]), (len(d._buf), d._i, d._t)
+
+
+def test_one_odd_value_does_not_leave_the_window_in_doubles():
+    rng = np.random.default_rng(5)
+    xs = np.round(rng.normal(230.0, 1.0, 600), 2).tolist()
+    xs[150] = 230.0 + 1e-9  # not a short decimal
+    d, ref = RobustZ(window=48, min_samples=24), Doubles(window=48, min_samples=24)
+    forms = []
+    for x in xs:
+        assert bits([d.update(x)]) == bits([ref.update(x)])
+        forms.append((d._buf.typecode, d._dec))
+    assert forms[149] == ("h", 2) and forms[150] == ("d", RETRY)
+    back = forms.index(("h", 2), 150)
+    assert 150 + 48 <= back <= 150 + 2 * 48  # at the first re-anchor after it left
+    assert pickle.loads(pickle.dumps(d))._dec == 2
+    noise = RobustZ(window=48, min_samples=24)  # not short decimals at all: stays doubles
+    for x in rng.normal(0.0, 1.0, 300).tolist():
+        noise.update(x)
+    assert noise._buf.typecode == "d" and noise._dec == RETRY
