@@ -63,7 +63,7 @@ class Plan(NamedTuple):
     table: tuple[float, ...]  # 1 / (1 + c) ** power for c < TABLE (1.0 for c = 0)
     p: float  # -power
     keep: int  # order - 1: previous levels kept per grid
-    zeros: array | None  # a dense array of zero counts, copied
+    zeros: array | None  # a dense array of zero counts (16-bit, see WIDE), copied
     top: int  # radix ** keep: context codes are below it
     runs: tuple[tuple[int, ...], ...]  # runs[L]: L items, to loop L times
 
@@ -81,10 +81,17 @@ def plan(bins: int, order: int, grids: int, power: float) -> Plan:
     dense = size if grids * size <= DENSE else 0
     p = -power
     table = tuple(1.0 if c == 0 else (1.0 + c) ** p for c in range(TABLE))
-    zeros = array("I", bytes(4 * grids * dense)) if dense else None
+    zeros = array("H", bytes(2 * grids * dense)) if dense else None
     shifts = tuple(j / grids for j in range(grids))
     runs = tuple(tuple(range(k)) for k in range(order))
     return Plan(bins, dense, size, shifts, table, p, order - 1, zeros, bins ** (order - 1), runs)
+
+
+#: Dense counts are 16-bit while fewer than this many values were learnt: a value adds
+#: at most 1 to any context's count (the lengths and grids have separate index ranges)
+#: and a re-count counts learnt values only, so no count exceeds the values learnt.
+#: At this many (~227 days of 5-minute readings) they widen to 32-bit, once.
+WIDE = 0xFFFF
 
 
 def _counts(items=()) -> defaultdict[int, int]:
@@ -255,7 +262,15 @@ class ContextNovelty(Detector):
 
     def _zeros(self) -> array | defaultdict:
         z = self._k.zeros
-        return _counts() if z is None else z[:]
+        if z is None:
+            return _counts()
+        return z[:] if self._n < WIDE else array("I", z)
+
+    def _widen(self) -> None:
+        """16-bit dense counts -> 32-bit, once ``WIDE`` values were learnt."""
+        seen = self._seen
+        if isinstance(seen, array) and seen.typecode == "H":
+            self._seen = array("I", seen)
 
     def _outside(self, x: float) -> float:
         """Score of a value beyond the known range (see ``tolerance``)."""
@@ -428,8 +443,9 @@ class ContextNovelty(Detector):
             ctxs.append(_code(lev[max(len(lev) - keep, 0) :].tolist(), radix))
         keys = np.concatenate(parts) if len(parts) > 1 else parts[0]
         if dense:
-            cnt = np.bincount(keys, minlength=self.grids * dense).astype(np.uint32)
-            self._seen = array("I", cnt.tobytes())
+            cnt = np.bincount(keys, minlength=self.grids * dense)
+            t = "H" if self._n < WIDE else "I"
+            self._seen = array(t, cnt.astype(np.uint16 if t == "H" else np.uint32).tobytes())
         else:
             uniq, cnt = np.unique(keys, return_counts=True)
             self._seen = _counts(zip(uniq.tolist(), cnt.tolist(), strict=True))
@@ -474,6 +490,8 @@ class ContextNovelty(Detector):
             self._count(x)
         self._push(x)
         self._n += 1
+        if self._n == WIDE:
+            self._widen()
 
     def update(self, x: float, ts: float = 0.0) -> float:
         """``score_one`` then ``learn_one``, looking each context up once."""
@@ -536,6 +554,8 @@ class ContextNovelty(Detector):
             s = best if n >= self.min_samples and self._since >= self.rest else 0.0
         self._since = 0 if s >= self.base else self._since + 1
         self._n = n + 1
+        if n + 1 == WIDE:
+            self._widen()
         self._push(x)
         return s
 
@@ -551,7 +571,7 @@ class ContextNovelty(Detector):
         state["_vals"] = v.typecode.encode() + v.tobytes()  # no array reconstructor
         seen = self._seen
         if isinstance(seen, array):
-            a = np.frombuffer(seen, dtype=np.uint32)
+            a = np.frombuffer(seen, dtype=np.uint16 if seen.typecode == "H" else np.uint32)
             nz = np.flatnonzero(a)
             c = a[nz]
             top = int(c.max()) if len(c) else 0
@@ -579,7 +599,8 @@ class ContextNovelty(Detector):
         idx, cnt = seen
         it = np.uint16 if total <= 1 << 16 else np.uint32
         i = np.frombuffer(idx, dtype=it)
-        a = np.zeros(total, dtype=np.uint32)
+        t = "H" if self._n < WIDE else "I"
+        a = np.zeros(total, dtype=np.uint16 if t == "H" else np.uint32)
         if len(i):
             a[i] = np.frombuffer(cnt, dtype=f"u{len(cnt) // len(i)}")
-        self._seen = array("I", a.tobytes())
+        self._seen = array(t, a.tobytes())

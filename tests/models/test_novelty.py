@@ -213,3 +213,20 @@ def test_extreme_and_subnormal_values_never_raise():
     z = ContextNovelty(min_samples=2)
     for x in [0.0, 5e-324, 1e-323] * 10:  # a range narrower than one level can divide
         assert 0.0 <= z.update(x) <= 1.0
+
+
+def test_dense_counts_are_16_bit_then_widen_without_changing_scores(monkeypatch):
+    from models import novelty
+
+    xs = [0.0, 1.0] + [0.5] * (novelty.WIDE + 5000)
+    a = ContextNovelty(**LIVE)
+    sa = [a.update(x) for x in xs[: novelty.WIDE - 10]]
+    assert a._seen.typecode == "H"
+    back = pickle.loads(pickle.dumps(a))  # a 16-bit state round-trips as 16-bit
+    assert back._seen.typecode == "H" and back._seen == a._seen
+    sa += [a.update(x) for x in xs[novelty.WIDE - 10:]]
+    assert a._seen.typecode == "I" and max(a._seen) > 0xFFFF  # would overflow 16 bits
+    assert pickle.loads(pickle.dumps(a))._seen == a._seen
+    monkeypatch.setattr(novelty, "WIDE", 0)  # 32-bit counts from the start: same scores
+    b = ContextNovelty(**LIVE)
+    assert [b.update(x) for x in xs] == sa and b._seen.typecode == "I"
