@@ -22,6 +22,7 @@ import copyreg
 import inspect
 import math
 import operator
+import zlib
 from array import array
 from typing import ClassVar
 
@@ -315,17 +316,38 @@ class Layout:
         self.array_names = tuple(self.rest[i] for i in self.arrays)
 
 
+#: Arrays of at least this many bytes are stored zlib-compressed when that is smaller:
+#: in practice novelty's 300-value history and full week profiles (at 310 steps of the
+#: simulator: 2,042 -> 1,712 pickled bytes per sensor). A compression costs ~30-60 µs
+#: here (zlib's set-up, whatever the level), so smaller arrays are left as they are.
+ZIP_FROM = 400
+
+
 def pack_array(a: array) -> bytes:
-    """``a`` as bytes: its typecode, then its items' bytes (machine order).
+    """``a`` as bytes: its typecode, then its items' bytes (machine order); from
+    :data:`ZIP_FROM` bytes on, ``z``, the typecode and the zlib-compressed items when
+    that is shorter (``z`` is no array typecode).
 
     >>> unpack_array(pack_array(array("h", [1, -2])))
     array('h', [1, -2])
+    >>> b = pack_array(array("h", [7] * 300))
+    >>> b[:2], len(b) < 100, unpack_array(b) == array("h", [7] * 300)
+    (b'zh', True, True)
     """
-    return a.typecode.encode() + a.tobytes()
+    raw = a.tobytes()
+    if len(raw) >= ZIP_FROM:
+        z = zlib.compress(raw)
+        if len(z) + 1 < len(raw):
+            return b"z" + a.typecode.encode() + z
+    return a.typecode.encode() + raw
 
 
 def unpack_array(b: bytes) -> array:
     """The array :func:`pack_array` made ``b`` of."""
+    if b[0] == 122:  # b"z": compressed
+        a = array(chr(b[1]))
+        a.frombytes(zlib.decompress(memoryview(b)[2:]))
+        return a[:]
     a = array(chr(b[0]))
     a.frombytes(memoryview(b)[1:])
     return a[:]  # (a copy of the exact size: frombytes leaves room to grow)

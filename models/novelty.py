@@ -38,7 +38,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from models.base import BIG, Detector, check
+from models.base import BIG, Detector, check, pack_array, unpack_array
 
 #: Counts are a dense array when ``grids * (bins + ... + bins**order)`` is at most this.
 DENSE = 1 << 14
@@ -568,7 +568,7 @@ class ContextNovelty(Detector):
         for k in self._transient:
             state.pop(k, None)
         v = self._vals
-        state["_vals"] = v.typecode.encode() + v.tobytes()  # no array reconstructor
+        state["_vals"] = pack_array(v)  # no array reconstructor; compressed when smaller
         seen = self._seen
         if isinstance(seen, array):
             a = np.frombuffer(seen, dtype=np.uint16 if seen.typecode == "H" else np.uint32)
@@ -587,8 +587,7 @@ class ContextNovelty(Detector):
         v = state.get("__version__")
         if v != self.version:
             raise ValueError(f"{type(self).__name__}: state version {v} != {self.version}")
-        h = state["_vals"]
-        state["_vals"] = array(h[:1].decode(), h[1:])
+        state["_vals"] = unpack_array(state["_vals"])
         seen = state.pop("_seen")
         super().__setstate__(state)
         self._restore()
