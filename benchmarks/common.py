@@ -99,7 +99,9 @@ def spawn(module: str, spec: dict, env: dict | None = None) -> subprocess.Popen:
 
 
 def reap(p: subprocess.Popen, timeout: float | None = None) -> dict:
-    """Wait for a child; its JSON result plus ``cpu_s`` and ``peak_rss_mb`` (wait4)."""
+    """Wait for a child; its JSON result plus ``cpu_s`` (wait4) and ``peak_rss_mb``: the
+    child's own ``VmHWM`` when it reported one, else wait4's ``ru_maxrss`` (which on
+    Linux also counts the parent's RSS at the fork, carried over the exec)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     out = bytearray()
     err = bytearray()
@@ -130,7 +132,7 @@ def reap(p: subprocess.Popen, timeout: float | None = None) -> dict:
         raise RuntimeError(f"benchmark child failed (exit {p.returncode}):\n{tail}")
     res = json.loads(lines[-1])
     res["cpu_s"] = round(ru.ru_utime + ru.ru_stime, 2)
-    res["peak_rss_mb"] = round(ru.ru_maxrss / 1024, 1)  # Linux: KiB
+    res["peak_rss_mb"] = res.pop("vm_hwm_mb", None) or round(ru.ru_maxrss / 1024, 1)
     return res
 
 
@@ -139,8 +141,24 @@ def child(module: str, spec: dict, timeout: float | None = None) -> dict:
     return reap(spawn(module, spec), timeout)
 
 
+def _vm_hwm_mb() -> float | None:
+    """This process's own peak RSS (``VmHWM``; Linux), None where unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)  # kB
+    except OSError:
+        pass
+    return None
+
+
 def emit(result: dict) -> None:
-    """Child side: print the result line the parent reads."""
+    """Child side: print the result line the parent reads (with the child's own peak
+    RSS, ``vm_hwm_mb``, where the system tells it)."""
+    hwm = _vm_hwm_mb()
+    if hwm is not None:
+        result = {**result, "vm_hwm_mb": hwm}
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
 

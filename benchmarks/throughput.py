@@ -9,7 +9,7 @@
 Pre-loads ``n`` simulated readings (:class:`flows.sim.City`, whole time steps of every
 sensor, keyed by subject (site) over ``partitions`` partitions) into the embedded broker (or
 ``--bootstrap``), then runs one after another, each in its own child process (CPU
-seconds and peak RSS from ``wait4``), on the same data:
+seconds from ``wait4``, peak RSS the child's own ``VmHWM``), on the same data:
 
 - ``ceiling`` (:func:`flows.baselines.ceiling`): Kafka -> Kafka passthrough with our
   :class:`flows.source.KafkaBatchSource` (one item per poll), each value re-emitted as
@@ -501,7 +501,8 @@ def report(out: dict, cmd: str, m: dict) -> str:
         f"{s['epoch_s']:g} s, state snapshots "
         f"{'on, as with `--recovery`' if s.get('snapshots') else 'off, as without `--recovery`'}"
         f") reading the topic from the beginning to its end "
-        f"(`tail=False`); CPU s and peak RSS from `wait4`, the broker's CPU not included.",
+        f"(`tail=False`); CPU s from `wait4`, peak RSS the child's own `VmHWM` (wait4's "
+        "maxrss would count the parent's RSS at the fork), the broker's CPU not included.",
         "", "| run | what | readings | wall s | readings/s | CPU s | CPU µs/reading | "
         "peak RSS MB |", "|---|---|---:|---:|---:|---:|---:|---:|",
         _row("ceiling", out["ceiling"], "KafkaBatchSource -> KafkaSink passthrough, no decode"),
