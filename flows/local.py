@@ -55,8 +55,11 @@ PartState = tuple[object, bytes]
 
 def fresh_engine(engine: Engine) -> Engine:
     """An engine with ``engine``'s compiled packs and calendar but its own state and
-    stream clock (one per partition: a partition's silences follow its own progress)."""
-    return Engine(engine.packs, engine.cal, engine.site_max_age)
+    stream clock (one per partition: a partition's silences follow its own progress);
+    its counters are ``engine``'s (``engine.stats`` counts every partition's work)."""
+    e = Engine(engine.packs, engine.cal, engine.site_max_age)
+    e.stats = engine.stats
+    return e
 
 
 class EnginePart(StatefulSourcePartition[object, PartState]):

@@ -78,8 +78,14 @@ def _alerts(out: list) -> list[tuple]:
 def test_partition_placement_gives_the_same_alerts_as_exchange():
     parts = {"0-readings": _part({"parc": 60, "stade": 50}, 0),
              "1-readings": _part({"gare": 70}, 1)}
-    local = _alerts(_run(ListSource(parts), "partition"))
+    engine = Engine()
+    out: list = []
+    run_main(build_flow(Config(bootstrap="unused:0", placement="partition"), engine,
+                        source=ListSource(parts), sink=TestingSink(out)))
+    local = _alerts(out)
     assert local == _alerts(_run(ListSource(parts), "exchange"))
+    # the partitions' engines count into the engine the flow was given
+    assert engine.stats.readings == 3 * 80 and engine.stats.alerts == len(local)
     fired = {s for _, st, rule, s in local if st == "firing" and rule == "UnusualLevel"}
     assert fired == {"woippy/parc/noise", "woippy/gare/noise", "woippy/stade/noise"}
 
