@@ -119,7 +119,7 @@ def _engine_cfg(spec: dict):
                   alerts_topic=spec["out"], dlq_topic=spec["dlq"], tail=False,
                   batch_size=spec.get("batch_size", 5000),
                   snapshots=spec.get("snapshots", False),
-                  placement=spec.get("placement", "exchange"))
+                  placement=spec.get("placement", "exchange"), kafka=spec.get("kafka", {}))
 
 
 def _profile_summary(prof, path: str) -> dict:
@@ -487,6 +487,8 @@ def _row(name: str, r: dict, what: str) -> str:
 
 
 def report(out: dict, cmd: str, m: dict) -> str:
+    from flows.source import CONSUMER_CONF
+
     s = out["setup"]
     chk = out["engine"]["expected_alerts_check"]
     lines = [
@@ -623,7 +625,8 @@ def report(out: dict, cmd: str, m: dict) -> str:
     lines += ["", "## Settings", "",
               "- `KafkaBatchSource`: `batch_size` 5000 messages per poll, `poll_s` 0.002, "
               "idle re-poll 2 ms, `fetch.wait.max.ms` 5, "
-              "`queued.min.messages` 100000, `assign()` (no group).",
+              f"`queued.min.messages` {CONSUMER_CONF['queued.min.messages']}, `assign()` "
+              "(no group).",
               "- State: Bytewax keys by one of 256 shards (crc32 of the subject); a shard "
               "holds the `KeyState` of each of its subjects (site or sensor).",
               "- `KafkaSink`: Bytewax's, `linger.ms` 2 (it flushes after each batch anyway).",

@@ -24,11 +24,14 @@ IDLE_REPOLL = timedelta(milliseconds=2)
 POLL_S = 0.002
 #: Consumer settings of every partition (``add_config`` overrides them). The embedded
 #: broker holds an empty fetch for up to ``fetch.wait.max.ms``, so it is kept short.
+#: ``queued.min.messages`` bounds librdkafka's prefetch per partition: 20,000 (4 batches
+#: of 5,000) keeps the worker fed; 100,000 held ~150 MB more RSS in a 4-partition replay
+#: (peak 392 -> 241 MB at 10k sensors) for no more throughput.
 CONSUMER_CONF = {
     "enable.auto.commit": "false",
     "enable.partition.eof": "true",
     "fetch.wait.max.ms": "5",
-    "queued.min.messages": "100000",
+    "queued.min.messages": "20000",
 }
 
 
