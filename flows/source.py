@@ -24,14 +24,16 @@ IDLE_REPOLL = timedelta(milliseconds=2)
 POLL_S = 0.002
 #: Consumer settings of every partition (``add_config`` overrides them). The embedded
 #: broker holds an empty fetch for up to ``fetch.wait.max.ms``, so it is kept short.
-#: ``queued.min.messages`` bounds librdkafka's prefetch per partition: 20,000 (4 batches
-#: of 5,000) keeps the worker fed; 100,000 held ~150 MB more RSS in a 4-partition replay
-#: (peak 392 -> 241 MB at 10k sensors) for no more throughput.
+#: ``queued.min.messages`` is librdkafka's prefetch per partition. 100,000 costs memory
+#: (a 4-partition replay of 10k sensors peaked at 392 MB, 241 MB with 20,000) but
+#: keeps a fast reader fed: with 20,000 the passthrough ceiling fell from ~200k to ~80k
+#: readings/s and 2 processes from 1.6-1.7x to 1.3x one (throughput benchmark, 22:11).
+#: Lower it (``--kafka``-style ``add_config``) where memory matters more than catch-up.
 CONSUMER_CONF = {
     "enable.auto.commit": "false",
     "enable.partition.eof": "true",
     "fetch.wait.max.ms": "5",
-    "queued.min.messages": "20000",
+    "queued.min.messages": "100000",
 }
 
 
