@@ -28,7 +28,7 @@ POLL_S = 0.002
 #: (a 4-partition replay of 10k sensors peaked at 392 MB, 241 MB with 20,000) but
 #: keeps a fast reader fed: with 20,000 the passthrough ceiling fell from ~200k to ~80k
 #: readings/s and 2 processes from 1.6-1.7x to 1.3x one (throughput benchmark, 22:11).
-#: Lower it (``--kafka``-style ``add_config``) where memory matters more than catch-up.
+#: Lower it (``Config.kafka`` or ``add_config``) where memory matters more than catch-up.
 CONSUMER_CONF = {
     "enable.auto.commit": "false",
     "enable.partition.eof": "true",
