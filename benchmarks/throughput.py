@@ -448,7 +448,7 @@ def _scaling(bs: str, t: dict, n: int, kw: dict, pl: str, repeat: int = 1) -> di
     from flows.broker import create_topics
 
     runs: dict[int, list[dict]] = {1: [], 2: []}
-    by: dict[int, Counter] = {}
+    ref: Counter | None = None  # the first run's event counts per rule
     diff: dict = {}
     for i in range(repeat):
         for procs in (1, 2):
@@ -461,7 +461,7 @@ def _scaling(bs: str, t: dict, n: int, kw: dict, pl: str, repeat: int = 1) -> di
             r["alerts"] = sum(rules.values())
             log(f"  {r['readings_per_s']} readings/s, {r['alerts']} alert events")
             runs[procs].append(r)
-            ref = by.setdefault(1, rules)  # every run against the first one
+            ref = rules if ref is None else ref  # every run against the first one
             diff.update({f"{k} ({procs}p run {i + 1})": [ref[k], rules[k]]
                          for k in sorted(set(ref) | set(rules)) if ref[k] != rules[k]})
     one = min(runs[1], key=lambda r: r["wall_s"])

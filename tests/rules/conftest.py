@@ -9,6 +9,15 @@ import pytest
 
 from models.reading import Reading
 
+#: A pack with one silence rule (no data for 3 expected periods, at least 5 minutes).
+NODATA = """\
+name: silence
+rules:
+  - name: Silent
+    no_data: {factor: 3, default_period: 10m, min: 5m}
+    severity: critical
+"""
+
 
 def utc(text: str) -> float:
     """``2026-11-24T22:00`` (UTC) -> epoch seconds."""

@@ -12,7 +12,7 @@ from models.reading import Reading
 from rules.engine import Engine, KeyState, run
 from rules.load import load_pack
 from rules.testing import simulate
-from tests.rules.conftest import reading, utc
+from tests.rules.conftest import NODATA, reading, utc
 
 SCHOOL = "metz/ecole-jean-moulin"
 
@@ -150,15 +150,6 @@ def test_school_holidays_are_data(write_pack):
     engine = Engine([load_pack(write_pack(SCHEDULE_PACK.replace("holiday", "school_holiday")))])
     assert "Holiday" in fired(engine, "2026-10-20T10:00")       # Toussaint, zone B
     assert "Holiday" not in fired(engine, "2026-11-24T10:00")
-
-
-NODATA = """\
-name: silence
-rules:
-  - name: Silent
-    no_data: {factor: 3, default_period: 10m, min: 5m}
-    severity: critical
-"""
 
 
 def test_missing_data_fires_on_a_timer_and_resolves_when_data_returns(write_pack):

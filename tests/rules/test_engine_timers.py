@@ -14,7 +14,7 @@ import pytest
 from rules.alert import Alert
 from rules.engine import Engine, KeyState
 from rules.load import load_pack
-from tests.rules.conftest import reading, utc
+from tests.rules.conftest import NODATA, reading, utc
 
 ESC = """\
 name: esc
@@ -32,14 +32,6 @@ rules:
     clear: value < 1
     for: 3h
     severity: warning
-"""
-
-NODATA = """\
-name: silence
-rules:
-  - name: Silent
-    no_data: {factor: 3, default_period: 10m, min: 5m}
-    severity: critical
 """
 
 T0 = utc("2026-11-24T00:00")
