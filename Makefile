@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint venv clean
 
-$(STAMP): pyproject.toml
+# the modules setup.py compiles (and their .pxd): a change recompiles them (pip install -e)
+HOT := $(shell sed -n 's/^    "\(.*\.py\)",$$/\1/p' setup.py)
+
+$(STAMP): pyproject.toml setup.py $(HOT) $(wildcard models/*.pxd rules/*.pxd)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

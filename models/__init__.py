@@ -31,3 +31,7 @@ ensemble      max / mean of likelihoods             :mod:`models.ensemble`
 ``tests/models/test_conformance.py``); ``python -m models.checks`` prints the speed and
 state size of each. Nothing here imports Kafka or Bytewax.
 """
+
+from models import compiled as _compiled
+
+_compiled.pure()  # SENTINELLE_PURE=1: the .py sources, not the compiled modules

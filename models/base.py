@@ -18,12 +18,16 @@ per sensor in a snapshot). A state of another ``version`` is refused with a Valu
 
 from __future__ import annotations
 
+import ast
 import copyreg
+import importlib.machinery
 import inspect
 import math
 import operator
+import sys
 import zlib
 from array import array
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -162,7 +166,7 @@ class Detector:
 
     def params(self) -> dict:
         """The constructor parameters of this detector (they are kept as attributes)."""
-        sig = inspect.signature(type(self).__init__)
+        sig = init_signature(type(self))
         return {k: getattr(self, k) for k in list(sig.parameters)[1:] if hasattr(self, k)}
 
     def clone(self) -> Detector:
@@ -229,8 +233,8 @@ class Detector:
             except TypeError:  # an unhashable parameter (a list): not shared
                 lay.share = False
             else:  # same objects -> the same tuple, pickled once per snapshot (memo)
-                if c is not None and all(map(operator.is_, p, c)):
-                    p = c
+                if c is not None and all(map(operator.is_, map(type, p), map(type, c))):
+                    p = c  # (equal values of the same types; as shared() at load)
         return (self.version, p, *rest)
 
     def __setstate__(self, state: tuple | dict) -> None:
@@ -297,7 +301,7 @@ class Layout:
                 if s not in ("__weakref__", "__dict__") and s not in slots:
                     slots.append(s)
         skip = set(getattr(cls, "_transient", ()))
-        sig = inspect.signature(cls.__init__).parameters
+        sig = init_signature(cls).parameters
         # parameters holding detectors (members, a wrapped detector) are state, not shared
         self.shared = tuple(
             k for k in sig
@@ -405,3 +409,66 @@ def _revive(cls: type, state: tuple | dict) -> Detector:
         state = {"__version__": state[0], **dict(zip(lay.names, state[1:], strict=True))}
     obj.__setstate__(state)
     return obj
+
+
+_SIGS: dict[type, inspect.Signature] = {}
+
+
+def init_signature(cls: type) -> inspect.Signature:
+    """The signature of ``cls.__init__`` (its parameters name a detector's settings).
+
+    A class compiled by Cython (``setup.py``) keeps no signature for ``__init__``; it is
+    then read from the ``.py`` source next to the compiled module, which is what was
+    compiled.
+
+    Examples
+    --------
+    >>> from models.robust_z import RobustZ
+    >>> list(init_signature(RobustZ).parameters)[:3]
+    ['self', 'window', 'min_samples']
+    """
+    sig = _SIGS.get(cls)
+    if sig is None:
+        owner = next((c for c in cls.__mro__ if "__init__" in c.__dict__), object)
+        init = owner.__dict__.get("__init__")
+        if inspect.isfunction(init) or owner is object:
+            sig = inspect.signature(cls.__init__)
+        else:
+            sig = _source_signature(owner)
+        sig = _SIGS[cls] = sig
+    return sig
+
+
+def _source_signature(cls: type) -> inspect.Signature:
+    """``cls.__init__``'s signature read from the source of a compiled module."""
+    f = Path(sys.modules[cls.__module__].__file__ or "")
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        if f.name.endswith(suffix):
+            f = f.with_name(f.name[: -len(suffix)] + ".py")
+            break
+    for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+            for fn in node.body:
+                if isinstance(fn, ast.FunctionDef) and fn.name == "__init__":
+                    return _ast_signature(fn.args)
+    raise TypeError(f"{cls.__qualname__}: no __init__ in {f}")
+
+
+def _ast_signature(a: ast.arguments) -> inspect.Signature:
+    P = inspect.Parameter
+
+    def one(arg: ast.arg, kind, default: ast.expr | None) -> inspect.Parameter:
+        ann = ast.unparse(arg.annotation) if arg.annotation else P.empty
+        d = P.empty if default is None else ast.literal_eval(default)
+        return P(arg.arg, kind, default=d, annotation=ann)
+
+    pos = a.posonlyargs + a.args
+    defaults: list[ast.expr | None] = [None] * (len(pos) - len(a.defaults)) + list(a.defaults)
+    ps = [one(x, P.POSITIONAL_ONLY if i < len(a.posonlyargs) else P.POSITIONAL_OR_KEYWORD, d)
+          for i, (x, d) in enumerate(zip(pos, defaults, strict=True))]
+    if a.vararg:
+        ps.append(one(a.vararg, P.VAR_POSITIONAL, None))
+    ps += [one(x, P.KEYWORD_ONLY, d) for x, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)]
+    if a.kwarg:
+        ps.append(one(a.kwarg, P.VAR_KEYWORD, None))
+    return inspect.Signature(ps)

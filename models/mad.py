@@ -73,6 +73,7 @@ class MAD(RobustZ):
     __slots__ = ()
     name: ClassVar[str] = "mad"
     _compact: ClassVar[bool] = False  # mad() reads the sorted window as values: doubles
+    _plain: ClassVar[bool] = False  # its own centre_scale (RobustZ.update inlines the base's)
 
     def centre_scale(self) -> tuple[float, float]:
         s = self._sorted

@@ -17,7 +17,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from models.base import Detector, ParamError
+from models.base import Detector, ParamError, init_signature
 from models.calibrate import Likelihood
 from models.ensemble import Ensemble
 
@@ -110,7 +110,7 @@ def make(name: str, **params: Any) -> Detector:
         raise ParamError(f"unknown detector {name!r}{hint}")
     cls = detector_class(name)
     builder = _BUILDERS.get(name, cls)
-    known = _accepted(builder) | _accepted(cls.__init__)
+    known = _accepted(builder) | _accepted(cls)
     for k in params:
         if k not in known:
             raise ParamError(f"{name}: unknown parameter {k!r} (known: {', '.join(sorted(known))})")
@@ -123,7 +123,7 @@ def make(name: str, **params: Any) -> Detector:
 
 
 def _accepted(fn: Callable[..., Any]) -> set[str]:
-    ps = inspect.signature(fn).parameters
+    ps = (init_signature(fn) if isinstance(fn, type) else inspect.signature(fn)).parameters
     return {k for k, p in ps.items() if k != "self" and p.kind is not p.VAR_KEYWORD}
 
 

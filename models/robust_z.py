@@ -75,14 +75,10 @@ class RobustZ(Detector):
     #: Store the window as scaled integers when exact (False: always doubles, for
     #: subclasses that read ``_sorted`` as values, :class:`models.mad.MAD`).
     _compact: ClassVar[bool] = True
-    #: ``centre_scale`` is this class's own (``update`` inlines it); False in subclasses
-    #: that redefine it (:class:`models.mad.MAD`).
+    #: ``centre_scale`` is this class's own (``update`` inlines it). A subclass that
+    #: redefines it sets False (:class:`models.mad.MAD`; no ``__init_subclass__`` hook:
+    #: a compiled class cannot have one, see ``setup.py``).
     _plain: ClassVar[bool] = True
-
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        if "centre_scale" in cls.__dict__:
-            cls._plain = False
 
     def __init__(
         self,

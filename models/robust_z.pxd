@@ -1,0 +1,15 @@
+from models.base cimport Detector
+
+cdef class RobustZ(Detector):
+    cdef public Py_ssize_t window
+    cdef public Py_ssize_t min_samples
+    cdef public double min_scale
+    cdef public double rel_scale
+    cdef public object _buf
+    cdef public Py_ssize_t _dec
+    cdef public Py_ssize_t _i
+    cdef public object _sorted
+    cdef public double _k
+    cdef public double _s
+    cdef public double _ss
+    cdef public Py_ssize_t _t

@@ -1,0 +1,18 @@
+from models.base cimport Detector
+
+cdef class Seasonal(Detector):
+    cdef public object period
+    cdef public double alpha
+    cdef public Py_ssize_t min_per_slot
+    cdef public Py_ssize_t min_samples
+    cdef public object tz
+    cdef public object country
+    cdef public object subdiv
+    cdef public double min_scale
+    cdef public double rel_scale
+    cdef public Py_ssize_t _n
+    cdef public object _cnt
+    cdef public object _mv
+    cdef public object _days
+    cdef public object _slots
+    cdef public Py_ssize_t _cap
