@@ -1,3 +1,10 @@
+cimport cython
+
+# C types for rules/engine.py when setup.py compiles it (Cython "augmenting" .pxd).
+# The per-sensor and per-rule states keep their numbers as C values; Engine.process and
+# _due read them without Python attribute lookups. Numbers typed here must always be
+# floats (or small ints) in the .py: tests/models/test_compiled.py compares both builds.
+
 cdef class RuleState:
     cdef public double since
     cdef public Py_ssize_t n
@@ -35,3 +42,19 @@ cdef class Plan:
     cdef public object det_keys
     cdef public object nd
     cdef public object nd_attr
+
+
+cdef class Engine:
+    cdef public object packs, rules, cal, stats, speed, watermark_q, site_max_age
+    cdef public object _attrs, _by, _calls, _clock, _ev, _plans, _prog, _shared, _sp, _src
+    cdef public object _wm, _wm_now
+    cdef object __weakref__
+
+    @cython.locals(s=SensorState, rs=RuleState, p=Plan, last=double,
+                   prev=double, dt=double, delta=double, rate=double, newest=double,
+                   n=Py_ssize_t, p0=double, two=double, q=double, cand=double, lag=double)
+    cpdef process(self, KeyState st, readings, now=*)
+
+    @cython.locals(s=SensorState, rs=RuleState, due=double, ev_due=double, last_ts=double,
+                   lag=double, sil=double, gap=double)
+    cpdef _due(self, KeyState st, now)

@@ -509,7 +509,7 @@ class Engine:
                 p = self._plan(r)
             if s is None or s.kind != kind:
                 dets = {k: make() for k, make, _ in p.dets} if p.dets else None
-                s = sensors[name] = SensorState(kind, dets, tuple(x.uid for x in p.nd))
+                s = sensors[name] = SensorState(kind, dets, tuple([x.uid for x in p.nd]))
                 st.commune, st.site = r.commune, r.site
                 full = True
             ts = r.ts
