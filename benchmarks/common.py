@@ -69,7 +69,13 @@ def machine() -> dict:
         except metadata.PackageNotFoundError:
             versions[p] = None
     versions["librdkafka"] = client_version()
+    from models import compiled  # (the children import the same build)
+
+    built = compiled.status()
+    n = sum(built.values())
     return {
+        "build": (f"compiled hot path (Cython, setup.py): {n} of {len(built)} modules"
+                  if n else "pure Python (no compiled modules, or SENTINELLE_PURE=1)"),
         "cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb,
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "os": f"{platform.system()} {platform.release()}",
@@ -83,7 +89,8 @@ def machine_md(m: dict) -> str:
     pk = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
     return (f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}; "
             f"load average (1 min) at the start: {m['load_avg_1m']} (the machine is shared)\n"
-            f"- Python {m['python']}; {pk}\n- Broker: {m['broker']}\n")
+            f"- Python {m['python']}; {pk}\n- Broker: {m['broker']}\n"
+            f"- Build: {m.get('build', 'pure Python')}\n")
 
 
 # -- child processes --------------------------------------------------------------------
