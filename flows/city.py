@@ -34,6 +34,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import bytewax.operators as op
+import msgspec
 from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
@@ -71,14 +72,40 @@ class Group(list):
         self.src = src
         self.lo = lo
 
-    def __reduce__(self) -> tuple:  # items are pickled to reach their shard's worker
+    def __reduce__(self) -> tuple:
+        """Pickled to reach its shard's worker in another process: the readings as one
+        msgpack blob (about 2x cheaper to write and read back than pickling each
+        :class:`Reading`), or pickled as they are if msgpack cannot hold their attrs."""
+        if all(_plain(r.attrs) for _, rs in self for r in rs if r.attrs):
+            try:
+                return (_unpack, (self.src, self.lo, _PACK.encode(self)))
+            except (TypeError, ValueError, OverflowError):  # e.g. an int beyond 64 bits
+                pass
         return (_regroup, (self.src, self.lo, list(self)))
+
+
+_PACK = msgspec.msgpack.Encoder()
+_UNPACK = msgspec.msgpack.Decoder(list[tuple[str, list[Reading]]])
 
 
 def _regroup(src: object, lo: float, pairs: list) -> Group:
     g = Group(src, lo)
     g.extend(pairs)
     return g
+
+
+def _unpack(src: object, lo: float, blob: bytes) -> Group:
+    return _regroup(src, lo, _UNPACK.decode(blob))
+
+
+def _plain(v: object) -> bool:
+    """Whether msgpack gives ``v`` back as it is: JSON values (a tuple would come back as
+    a list, a datetime as another object)."""
+    if isinstance(v, dict):
+        return all(type(k) is str and _plain(x) for k, x in v.items())
+    if isinstance(v, list):
+        return all(_plain(x) for x in v)
+    return v is None or type(v) in (str, int, float, bool)
 
 
 #: Number of state shards: Bytewax keys by shard (stable: crc32 of the subject), each

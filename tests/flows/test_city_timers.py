@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import pickle
 import zlib
+from datetime import UTC, datetime
 
 import pytest
 
@@ -114,3 +115,24 @@ def test_shard_items_carry_their_partition_across_processes():
         back = pickle.loads(pickle.dumps(g))
         assert isinstance(back, Group) and back == g
         assert (back.src, back.lo) == (("readings", 3), 1000.0)
+
+
+def test_a_group_crosses_processes_as_msgpack_unless_its_attrs_would_change():
+    from models.reading import Reading
+
+    odd = {"when": datetime(2026, 1, 1, tzinfo=UTC), "seq": (1, 2), "big": [2**70]}
+    g = Group(("readings", 0), 5.0)
+    g.append(("metz/a", [Reading("metz/a/x", 5.0, 1.5, "noise_dba", "", "metz", "a", odd)]))
+    for bad in ({"seq": (1, 2)}, {"when": odd["when"]}, {"big": [2**70]}):
+        g[0][1][0] = Reading("metz/a/x", 5.0, 1.5, "noise_dba", "", "metz", "a", bad)
+        back = pickle.loads(pickle.dumps(g))
+        assert back == g and back[0][1][0].attrs == bad
+        assert [type(v) for v in back[0][1][0].attrs.values()] == [type(v) for v in bad.values()]
+    plain = Group(("readings", 0), 5.0)
+    plain.append(("metz/a", [Reading("metz/a/x", 5.0 + i, -0.0, "noise_dba",
+                                     attrs={"k": [i, 2.5, None, True, {"n": "x"}]})
+                             for i in range(3)]))
+    blob = pickle.dumps(plain)
+    back = pickle.loads(blob)
+    assert back == plain and str(back[0][1][0].value) == "-0.0"
+    assert b"_unpack" in blob and b"Reading" not in blob  # the msgpack form was used
