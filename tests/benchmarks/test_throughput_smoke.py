@@ -18,13 +18,16 @@ def test_tiny_run_has_the_json_shape_and_the_engine_alerts(tmp_path, capsys):
     throughput.main(["--json", "--n", "2400", "--sensors", "100", "--partitions", "2",
                      "--naive-n", "20", "--out", str(md)])
     out = json.loads(capsys.readouterr().out)
-    for run in ("ceiling", "ceiling_bytewax", "engine", "naive"):
+    for run in ("ceiling", "ceiling_after", "ceiling_bytewax", "engine", "naive"):
         assert RUN_KEYS <= set(out[run]), run
         assert out[run]["readings_per_s"] > 0 and out[run]["cpu_s"] > 0
     n = out["setup"]["n"]
     assert n >= 2400 and out["engine"]["n"] == n and out["naive"]["n"] == 20
     # the passthroughs re-emit every reading; the engine read them all and alerted
     assert out["ceiling"]["out"] == n and out["ceiling_bytewax"]["out"] == n
+    assert out["ceiling_after"]["out"] == n
+    c = (out["ceiling"]["readings_per_s"] + out["ceiling_after"]["readings_per_s"]) / 2
+    assert out["engine_over_ceiling"] == round(out["engine"]["readings_per_s"] / round(c), 3)
     assert out["engine"]["engine_stats"]["readings"] == n  # the engine saw every reading
     chk = out["engine"]["expected_alerts_check"]
     assert out["engine"]["alerts"] > 0 and chk["alert_events"] == out["engine"]["alerts"]
