@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import ast
 import copyreg
-import importlib.machinery
 import inspect
 import math
 import operator
 import sys
 import zlib
 from array import array
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -435,17 +433,17 @@ def init_signature(cls: type) -> inspect.Signature:
             sig = inspect.signature(cls.__init__)
         else:
             sig = _source_signature(owner)
-        sig = _SIGS[cls] = sig
+        _SIGS[cls] = sig
     return sig
 
 
 def _source_signature(cls: type) -> inspect.Signature:
     """``cls.__init__``'s signature read from the source of a compiled module."""
-    f = Path(sys.modules[cls.__module__].__file__ or "")
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        if f.name.endswith(suffix):
-            f = f.with_name(f.name[: -len(suffix)] + ".py")
-            break
+    from models.compiled import source
+
+    f = source(sys.modules[cls.__module__].__file__)
+    if f is None:
+        raise TypeError(f"{cls.__qualname__}: no signature and no .py source")
     for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
             for fn in node.body:

@@ -30,7 +30,7 @@ PACKAGES = ("models", "rules")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _source(origin: str | None) -> Path | None:
+def source(origin: str | None) -> Path | None:
     """The ``.py`` next to a compiled module file, or None if ``origin`` is not one."""
     if not origin:
         return None
@@ -49,7 +49,7 @@ class _Pure(importlib.abc.MetaPathFinder):
         if name.partition(".")[0] not in PACKAGES or "." not in name:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
-        src = _source(spec.origin if spec else None)
+        src = source(spec.origin if spec else None)
         return importlib.util.spec_from_file_location(name, src) if src else None
 
 
@@ -68,12 +68,12 @@ def status() -> dict[str, bool]:
     out: dict[str, bool] = {}
     for pkg in PACKAGES:
         for f in sorted((ROOT / pkg).iterdir()):
-            if _source(str(f)) is None:
+            if source(str(f)) is None:
                 continue
             name = f"{pkg}.{f.name.split('.')[0]}"
             mod = sys.modules.get(name)
             if mod is not None:
-                out[name] = _source(getattr(mod, "__file__", None)) is not None
+                out[name] = source(getattr(mod, "__file__", None)) is not None
             else:
                 out[name] = not pure()
     return out
@@ -85,7 +85,7 @@ def stale() -> list[str]:
     old = []
     for pkg in PACKAGES:
         for f in (ROOT / pkg).iterdir():
-            src = _source(str(f))
+            src = source(str(f))
             if src is None:
                 continue
             built = f.stat().st_mtime
