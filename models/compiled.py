@@ -53,29 +53,40 @@ class _Pure(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(name, src) if src else None
 
 
+def _asked() -> bool:
+    return os.environ.get("SENTINELLE_PURE", "") not in ("", "0")
+
+
 def pure() -> bool:
     """Whether ``SENTINELLE_PURE`` asks for the Python sources (installs the finder)."""
-    if os.environ.get("SENTINELLE_PURE", "") in ("", "0"):
+    if not _asked():
         return False
     if not any(isinstance(f, _Pure) for f in sys.meta_path):
         sys.meta_path.insert(0, _Pure())
     return True
 
 
+def _built() -> list[tuple[str, Path, Path]]:
+    """``(module, compiled file, its .py source)`` for every compiled module."""
+    out = []
+    for pkg in PACKAGES:
+        for f in sorted((ROOT / pkg).iterdir()):
+            src = source(str(f))
+            if src is not None:
+                out.append((f"{pkg}.{src.stem}", f, src))
+    return out
+
+
 def status() -> dict[str, bool]:
     """``{module: runs compiled}`` for every module that has a compiled build next to it
     (imported modules as loaded; the others as they would load)."""
     out: dict[str, bool] = {}
-    for pkg in PACKAGES:
-        for f in sorted((ROOT / pkg).iterdir()):
-            if source(str(f)) is None:
-                continue
-            name = f"{pkg}.{f.name.split('.')[0]}"
-            mod = sys.modules.get(name)
-            if mod is not None:
-                out[name] = source(getattr(mod, "__file__", None)) is not None
-            else:
-                out[name] = not pure()
+    for name, _, _ in _built():
+        mod = sys.modules.get(name)
+        if mod is not None:
+            out[name] = source(getattr(mod, "__file__", None)) is not None
+        else:
+            out[name] = not _asked()
     return out
 
 
@@ -83,13 +94,9 @@ def stale() -> list[str]:
     """Compiled files older than their ``.py`` or ``.pxd`` source: rebuild them with
     ``pip install -e .`` (``make`` does it when a source changes)."""
     old = []
-    for pkg in PACKAGES:
-        for f in (ROOT / pkg).iterdir():
-            src = source(str(f))
-            if src is None:
-                continue
-            built = f.stat().st_mtime
-            pxd = src.with_suffix(".pxd")
-            if src.stat().st_mtime > built or (pxd.exists() and pxd.stat().st_mtime > built):
-                old.append(f.name)
+    for _, f, src in _built():
+        built = f.stat().st_mtime
+        pxd = src.with_suffix(".pxd")
+        if src.stat().st_mtime > built or (pxd.exists() and pxd.stat().st_mtime > built):
+            old.append(f.name)
     return sorted(old)
