@@ -10,7 +10,11 @@ comparisons plus a C-level memmove per update); the sorted copy is not pickled b
 rebuilt at load. Both hold the values exactly as scaled integers while every value is a
 short decimal (``231.07`` -> ``23107``, 2 bytes; :mod:`models.exact`), else as doubles (8
 bytes), and are trimmed to their exact size once the window is full: the state is 1 to
-8 bytes per window value, the scores are the same bit for bit.
+8 bytes per window value, the scores are the same bit for bit. In the compiled build
+(``setup.py``) scoring and learning on a full window read and shift the arrays' C buffers
+(``_zscore``, ``_step``, ``_swap``): the same searches and the same arithmetic in the same
+order, about 3x faster; ``tests/models/test_compiled.py`` checks both builds agree value
+for value in every window form.
 """
 
 from __future__ import annotations
@@ -25,6 +29,17 @@ import numpy as np
 
 from models.base import BIG, Detector, check
 from models.exact import DOUBLES, SCALE, decode, encode, fit, floats
+
+try:
+    import cython
+except ImportError:  # plain Python
+    from models import nocython as cython
+
+if cython.compiled:  # C access to the windows' arrays (setup.py; never run as Python)
+    from cython.cimports.cpython.array import array as carray
+    from cython.cimports.libc.math import copysign as c_copysign
+    from cython.cimports.libc.math import fabs
+    from cython.cimports.libc.math import round as c_round
 
 #: ``_dec`` of a window widened to doubles by a value that was not a short decimal: it tries
 #: to narrow back at each re-anchor (every ``window`` values learnt), so one odd reading
@@ -197,6 +212,8 @@ class RobustZ(Detector):
         if self._plain:  # centre_scale, inlined
             h = n // 2
             dec = self._dec
+            if cython.compiled and type(x) is float:  # the same, in C
+                return self._zscore(x, n)
             if dec < 0:
                 med = srt[h] if n % 2 else 0.5 * (srt[h - 1] + srt[h])
                 iqr = srt[(3 * n) // 4] - srt[n // 4]
@@ -224,6 +241,8 @@ class RobustZ(Detector):
         return s
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
+        if cython.compiled and type(x) is float and self._step(x):  # the common case, in C
+            return
         buf = self._buf
         if not buf:
             self._k = x
@@ -284,3 +303,136 @@ class RobustZ(Detector):
             self._t = 0
             if self._dec == RETRY:  # doubles since an odd value: it may have left the window
                 self._narrow(x)
+
+    def _zscore(self, x: float, n: int) -> float:
+        """Compiled build only: ``score_one(x)`` with ``n`` values learnt (at least
+        ``min_samples``), the window read from the arrays' C buffers; the same arithmetic
+        in the same order."""
+        a = cython.cast(carray, self._sorted)
+        tc = a.ob_descr.typecode
+        dec = self._dec
+        sc = SCALE[dec] if dec >= 0 else 1.0
+        h = n // 2
+        hi = _at(a, tc, h, sc)
+        med = hi if n % 2 else 0.5 * (_at(a, tc, h - 1, sc) + hi)
+        iqr = _at(a, tc, (3 * n) // 4, sc) - _at(a, tc, n // 4, sc)
+        spread = iqr / 1.349 if iqr > 0 else self.std()
+        return abs(x - med) / max(spread, self.min_scale, self.rel_scale * abs(med))
+
+    def _step(self, x: float) -> bool:
+        """Compiled build only: ``learn_one(x)`` on a full window, in C, where it is the
+        common case: x exact in the window's form, and no re-anchor due. The same
+        arithmetic in the same order as ``learn_one``; False (nothing done) otherwise."""
+        w = self.window
+        buf = self._buf
+        n = len(buf)
+        if n < w or self._t + 1 >= w or not -BIG < x < BIG:
+            return False
+        a = cython.cast(carray, buf)
+        srt = cython.cast(carray, self._sorted)
+        tc = a.ob_descr.typecode
+        i = self._i
+        dec = self._dec
+        if dec < 0:  # doubles
+            p = a.data.as_doubles
+            od = p[i]
+            p[i] = x
+            if od != x or not x:
+                _swap(srt.data.as_doubles, n, od, x)
+        else:
+            sc = SCALE[dec]
+            y = x * sc
+            r = c_round(y)  # Python's round(): half to even
+            if fabs(y - r) == 0.5:
+                r = 2.0 * c_round(y / 2.0)
+            if r / sc != x or (r == 0.0 and c_copysign(1.0, x) < 0.0):
+                return False  # not exact in this form: learn_one widens
+            if tc == "b":
+                if not -128.0 <= r < 128.0:
+                    return False
+                pb = a.data.as_schars
+                ob = pb[i]
+                pb[i] = cython.cast(cython.schar, r)
+                if ob != pb[i] or not pb[i]:
+                    _swap(srt.data.as_schars, n, ob, pb[i])
+                od = ob / sc
+            elif tc == "h":
+                if not -32768.0 <= r < 32768.0:
+                    return False
+                ph = a.data.as_shorts
+                oh = ph[i]
+                ph[i] = cython.cast(cython.short, r)
+                if oh != ph[i] or not ph[i]:
+                    _swap(srt.data.as_shorts, n, oh, ph[i])
+                od = oh / sc
+            elif tc == "i":
+                if not -2147483648.0 <= r < 2147483648.0:
+                    return False
+                pi = a.data.as_ints
+                oi = pi[i]
+                pi[i] = cython.cast(cython.int, r)
+                if oi != pi[i] or not pi[i]:
+                    _swap(srt.data.as_ints, n, oi, pi[i])
+                od = oi / sc
+            else:
+                return False
+        self._i = i + 1 if i + 1 < w else 0
+        k = self._k
+        o = od - k
+        self._s -= o
+        self._ss -= o * o
+        d = x - k
+        self._s += d
+        self._ss += d * d
+        self._t += 1
+        return True
+
+
+def _at(a, tc, k: int, sc: float) -> float:
+    """Compiled build only: value ``k`` of a window array, decoded (``/ sc``, or as is
+    for doubles), as ``a[k] / sc`` in Python."""
+    if tc == "d":
+        return a.data.as_doubles[k]
+    if tc == "h":
+        return a.data.as_shorts[k] / sc
+    if tc == "b":
+        return a.data.as_schars[k] / sc
+    return a.data.as_ints[k] / sc
+
+
+def _swap(p, n: int, old, q) -> int:
+    """In the sorted ``p[:n]``, replace a value ``old`` by ``q`` and keep it sorted: the
+    same result as ``del p[bisect_left(p, old)]`` then ``p.insert(bisect_right(p, q), q)``
+    (the same searches, one shift instead of two). C pointers in the compiled build; any
+    sequence in Python."""
+    lo = 0
+    hi = n
+    while lo < hi:  # bisect_left(p, old)
+        mid = (lo + hi) // 2
+        if p[mid] < old:
+            lo = mid + 1
+        else:
+            hi = mid
+    i = lo
+    if i >= n:
+        raise IndexError("array assignment index out of range")
+    lo = 0
+    hi = n - 1
+    while lo < hi:  # bisect_right(q) in p without p[i]
+        mid = (lo + hi) // 2
+        if q < p[mid + (mid >= i)]:
+            hi = mid
+        else:
+            lo = mid + 1
+    j = lo
+    k = i
+    if j >= i:
+        while k < j:
+            p[k] = p[k + 1]
+            k += 1
+    else:
+        while k > j:
+            p[k] = p[k - 1]
+            k -= 1
+    p[j] = q
+    return 0

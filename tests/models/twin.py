@@ -60,12 +60,38 @@ def series(seed: int, n: int = 1500) -> list[tuple[float, float]]:
     return out
 
 
+def quantised(seed: int, n: int = 1500) -> list[tuple[float, float]]:
+    """Short decimals at magnitudes that fit each compact window form (1, 2 and 4-byte
+    integers, 0-3 decimals), with zeros, negatives, repeats and a step to a value
+    that does not fit: the windows' integer paths."""
+    rng = random.Random(1000 + seed)
+    out = []
+    t = 1.7e9
+    level, dec = 5.0, 1
+    for i in range(n):
+        t += 300.0
+        if i % 300 == 0:
+            level, dec = rng.choice(((5.0, 1), (-40.0, 0), (230.0, 2), (9000.0, 3), (0.0, 1)))
+        r = rng.random()
+        if r < 0.1:
+            x = 0.0
+        elif r < 0.2 and out:
+            x = out[-1][0]
+        elif r < 0.3 and 600 <= i < 620:
+            x = level + 0.123456789  # not a short decimal: doubles, then narrow again
+        else:
+            x = round(level + rng.gauss(0, 1 + abs(level) * 0.05), dec)
+        out.append((x, t))
+    return out
+
+
 def detectors() -> str:
     h = hashlib.sha256()
     for spec in SPECS:
-        for seed in range(3):
+        for seed in range(6):
             d = build(spec)
-            for i, (x, t) in enumerate(series(seed)):
+            xs = series(seed) if seed < 3 else quantised(seed)
+            for i, (x, t) in enumerate(xs):
                 h.update(repr((d.score_one(x, t), d.update(x, t), d.ready,
                                d.expected(t))).encode())
                 if i % 97 == 0:  # state round trip mid-stream
