@@ -2,6 +2,9 @@
 # .pxd; the .py stays the source). A slot typed double or Py_ssize_t must only ever
 # hold a float or a small int: tests/models/test_compiled.py compares both builds.
 
+cimport cython
+from cpython.array cimport array as carray
+
 from models.base cimport Detector
 
 cdef class Seasonal(Detector):
@@ -20,3 +23,10 @@ cdef class Seasonal(Detector):
     cdef public object _days
     cdef public object _slots
     cdef public Py_ssize_t _cap
+
+    @cython.locals(p="double *", m=double)
+    cdef double _z(self, double x, Py_ssize_t i) except? -1.0
+
+    @cython.locals(alpha=double, a=double, c="unsigned char *", cap=Py_ssize_t, n=Py_ssize_t,
+                   p="double *", i=Py_ssize_t, m=double, d=double)
+    cdef int _learn_slot(self, double x, Py_ssize_t k) except -1

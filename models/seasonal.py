@@ -16,7 +16,9 @@ count stops at the first value where it no longer changes anything: ``1 / alpha`
 change). The week profile's slots are allocated a day of the week at a time,
 when that day first has a value (a new sensor holds only the days it has seen): about
 0.6 KB pickled with a day profile, 1.2 KB for a week profile after one day, 3.5 KB once
-it has seen every day of the week.
+it has seen every day of the week. The compiled build (``setup.py``) reads and updates
+the slots on the arrays' C buffers (``_z``, ``_learn_slot``; the same arithmetic, checked
+against the Python build by ``tests/models/test_compiled.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from models.base import Detector, ParamError, check, choice
+
+try:
+    import cython
+except ImportError:  # plain Python
+    from models import nocython as cython
+
+if cython.compiled:  # C access to the profile's arrays (setup.py; never run as Python)
+    from cython.cimports.cpython.array import array as carray
+    from cython.cimports.libc.math import sqrt as c_sqrt
 
 
 @lru_cache(maxsize=16)
@@ -262,9 +273,17 @@ class Seasonal(Detector):
         i = self._index(ts)
         if i < 0:
             return 0.0
+        if cython.compiled and type(x) is float:
+            return self._z(x, i)
         mv = self._mv
         m = mv[i]
         return abs(x - m) / max(math.sqrt(mv[i + 1]), self.min_scale, self.rel_scale * abs(m))
+
+    def _z(self, x: float, i: int) -> float:
+        """Compiled build only: ``score_one``'s last line, reading ``_mv``'s C buffer."""
+        p = cython.cast(carray, self._mv).data.as_doubles
+        m = p[i]
+        return abs(x - m) / max(c_sqrt(p[i + 1]), self.min_scale, self.rel_scale * abs(m))
 
     def learn_one(self, x: float, ts: float = 0.0) -> None:
         hour = ts // 3600
@@ -279,6 +298,10 @@ class Seasonal(Detector):
         else:
             hw = (h,)
         cnt, mv, alpha, cap = self._cnt, self._mv, self.alpha, self._cap
+        if cython.compiled and type(x) is float and (cnt is None or cnt.typecode == "B"):
+            for k in hw:
+                self._learn_slot(x, k)
+            return
         for k in hw:
             # models.ew.ew_step, inlined; a count at its cap stays there (a == alpha)
             if cnt is None:
@@ -298,3 +321,30 @@ class Seasonal(Detector):
             d = x - m
             mv[i] = m + a * d
             mv[i + 1] = (1.0 - a) * (mv[i + 1] + a * d * d)
+
+    def _learn_slot(self, x: float, k: int) -> None:
+        """Compiled build only: ``learn_one``'s update of slot ``k``, on the C buffers of
+        ``_mv`` and of ``_cnt`` (None, or unsigned bytes); the same arithmetic in the
+        same order."""
+        cnt = self._cnt
+        alpha = self.alpha
+        if cnt is None:
+            a = alpha
+        else:
+            c = cython.cast(carray, cnt).data.as_uchars
+            cap = self._cap
+            n = c[k]
+            if n < cap:
+                n += 1
+                c[k] = n
+                a = max(alpha, 1.0 / n)
+                if n == cap and cnt.count(cap) == len(cnt):  # all at their cap
+                    self._cnt = None
+            else:
+                a = alpha
+        p = cython.cast(carray, self._mv).data.as_doubles
+        i = k + k
+        m = p[i]
+        d = x - m
+        p[i] = m + a * d
+        p[i + 1] = (1.0 - a) * (p[i + 1] + a * d * d)
