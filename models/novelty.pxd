@@ -2,6 +2,9 @@
 # .pxd; the .py stays the source). A slot typed double or Py_ssize_t must only ever
 # hold a float or a small int: tests/models/test_compiled.py compares both builds.
 
+cimport cython
+from cpython.array cimport array as carray
+
 from models.base cimport Detector
 
 cdef class ContextNovelty(Detector):
@@ -26,3 +29,16 @@ cdef class ContextNovelty(Detector):
     cdef public Py_ssize_t _n
     cdef public double _step
     cdef public object _k
+
+    @cython.locals(radix=Py_ssize_t, dense=Py_ssize_t, table=tuple, p=double, keep=Py_ssize_t,
+                   top=Py_ssize_t, f=double, a=carray, tc=char, size=Py_ssize_t,
+                   ctx=Py_ssize_t, i=Py_ssize_t, b=Py_ssize_t, c=Py_ssize_t, tot=double,
+                   k=Py_ssize_t)
+    cdef double _level1(self, double x, Py_ssize_t n) except? -2.0
+
+    @cython.locals(size=Py_ssize_t, a=carray, tc=char, dec=Py_ssize_t, pos=Py_ssize_t,
+                   sc=double, y=double, r=double)
+    cdef bint _push_c(self, double x) except -1
+
+
+cdef Py_ssize_t _bump(carray a, char tc, Py_ssize_t k, Py_ssize_t size) except -1

@@ -13,8 +13,10 @@ the counts are next needed, so a run of new extremes (a morning ramp) costs one.
 
 After a reported score of ``base`` or more the output is held at 0 for ``rest`` readings
 (one alert per event, not one per reading), the refractory period NAB's reference
-detectors use. Pure Python, O(order * grids) per reading plus a rare re-count (numpy
-once the history is long).
+detectors use. O(order * grids) per reading plus a rare re-count (numpy once the history
+is long); in the compiled build (``setup.py``) the one-grid update counts and pushes on
+the arrays' C buffers (``_level1``, ``_push_c``; the same arithmetic, checked against the
+Python build by ``tests/models/test_compiled.py``).
 
 State, kept small (one detector per sensor): the history is a ring in an ``array``; a
 sensor's readings usually have a few decimals (``21.37``), so they are stored exactly as
@@ -39,6 +41,17 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from models.base import BIG, Detector, check, pack_array, unpack_array
+
+try:
+    import cython
+except ImportError:  # plain Python
+    from models import nocython as cython
+
+if cython.compiled:  # C access to the counts and history (setup.py; never run as Python)
+    from cython.cimports.cpython.array import array as carray
+    from cython.cimports.libc.math import fabs
+    from cython.cimports.libc.math import pow as c_pow
+    from cython.cimports.libc.math import round as c_round
 
 #: Counts are a dense array when ``grids * (bins + ... + bins**order)`` is at most this.
 DENSE = 1 << 14
@@ -509,21 +522,9 @@ class ContextNovelty(Detector):
             if seen is None:
                 self._recount()
                 seen = self._seen
-            radix, _, _, _, table, p, keep, _, top, runs = self._k
-            ctx = self._ctx[0]
-            i = b = int((x - lo) / self._step)
-            self._ctx = ((b + ctx * radix) % top,)
-            c = seen[b]
-            seen[b] = c + 1
-            tot = table[c] if c < TABLE else (1.0 + c) ** p
-            k = n if n < keep else keep  # previous levels known
-            for _ in runs[k]:
-                i = (i + 1) * radix + ctx % radix
-                ctx //= radix
-                c = seen[i]
-                seen[i] = c + 1
-                tot += table[c] if c < TABLE else (1.0 + c) ** p
-            s = tot / (k + 1) if n >= self.min_samples and self._since >= self.rest else 0.0
+            s = self._level1(x, n) if cython.compiled and type(x) is float else -1.0
+            if s < 0.0:  # (not compiled, or sparse counts)
+                s = self._level1_py(x, n)
         else:
             if self._seen is None:
                 self._recount()
@@ -556,8 +557,85 @@ class ContextNovelty(Detector):
         self._n = n + 1
         if n + 1 == WIDE:
             self._widen()
-        self._push(x)
+        if not (cython.compiled and type(x) is float and self._push_c(x)):
+            self._push(x)
         return s
+
+    def _level1_py(self, x: float, n: int) -> float:
+        """``update``'s score of an in-range ``x`` with one grid, counting its contexts."""
+        seen = self._seen
+        radix, _, _, _, table, p, keep, _, top, runs = self._k
+        ctx = self._ctx[0]
+        i = b = int((x - self._lo) / self._step)
+        self._ctx = ((b + ctx * radix) % top,)
+        c = seen[b]
+        seen[b] = c + 1
+        tot = table[c] if c < TABLE else (1.0 + c) ** p
+        k = n if n < keep else keep  # previous levels known
+        for _ in runs[k]:
+            i = (i + 1) * radix + ctx % radix
+            ctx //= radix
+            c = seen[i]
+            seen[i] = c + 1
+            tot += table[c] if c < TABLE else (1.0 + c) ** p
+        return tot / (k + 1) if n >= self.min_samples and self._since >= self.rest else 0.0
+
+    def _level1(self, x: float, n: int) -> float:
+        """Compiled build only: :meth:`_level1_py` on the dense counts' C buffer (the
+        same arithmetic in the same order); -1.0 (nothing done) for sparse counts."""
+        radix, dense, _, _, table, p, keep, _, top, _ = self._k
+        f = (x - self._lo) / self._step
+        if not dense or not f < 1e15:
+            return -1.0
+        a = cython.cast(carray, self._seen)
+        tc = a.ob_descr.typecode
+        size = len(self._seen)
+        ctx = self._ctx[0]
+        i = b = cython.cast(cython.Py_ssize_t, f)  # int(f): f >= 0 here
+        self._ctx = ((b + ctx * radix) % top,)
+        c = _bump(a, tc, b, size)
+        tot = table[c] if c < TABLE else c_pow(1.0 + c, p)
+        k = n if n < keep else keep  # previous levels known
+        for _ in range(k):
+            i = (i + 1) * radix + ctx % radix
+            ctx //= radix
+            c = _bump(a, tc, i, size)
+            tot += table[c] if c < TABLE else c_pow(1.0 + c, p)
+        return tot / (k + 1) if n >= self.min_samples and self._since >= self.rest else 0.0
+
+    def _push_c(self, x: float) -> bool:
+        """Compiled build only: :meth:`_push` on a full history ring, in place on its C
+        buffer; False (nothing done) when ``x`` needs the Python path (a re-code, or the
+        ring still growing)."""
+        v = self._vals
+        size = len(v)
+        if size <= self.history:
+            return False
+        a = cython.cast(carray, v)
+        tc = a.ob_descr.typecode
+        dec = self._dec
+        pos = self._pos
+        if dec < 0:
+            if tc != "d":
+                return False
+            a.data.as_doubles[pos] = x
+        else:
+            sc = _SCALE[dec]
+            y = x * sc
+            r = c_round(y)  # Python's round(): half to even
+            if fabs(y - r) == 0.5:
+                r = 2.0 * c_round(y / 2.0)
+            if r / sc != x:
+                return False
+            if tc == "h" and -32768.0 <= r < 32768.0:
+                a.data.as_shorts[pos] = cython.cast(cython.short, r)
+            elif tc == "i" and -2147483648.0 <= r < 2147483648.0:
+                a.data.as_ints[pos] = cython.cast(cython.int, r)
+            else:
+                return False
+        pos += 1
+        self._pos = 0 if pos == size else pos
+        return True
 
     # -- state --------------------------------------------------------------------
     def __getstate__(self) -> dict:
@@ -603,3 +681,17 @@ class ContextNovelty(Detector):
         if len(i):
             a[i] = np.frombuffer(cnt, dtype=f"u{len(cnt) // len(i)}")
         self._seen = array(t, a.tobytes())
+
+
+def _bump(a, tc, k: int, size: int) -> int:
+    """Compiled build only: add 1 to count ``k`` of the dense counts (unsigned 16 or 32
+    bits) and return its value before; IndexError out of range, as the array would."""
+    if not 0 <= k < size:
+        raise IndexError("array index out of range")
+    if tc == "H":
+        c = a.data.as_ushorts[k]
+        a.data.as_ushorts[k] = c + 1
+    else:
+        c = a.data.as_uints[k]
+        a.data.as_uints[k] = c + 1
+    return c
