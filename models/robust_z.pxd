@@ -25,10 +25,10 @@ cdef class RobustZ(Detector):
                    med=double, iqr=double, spread=double)
     cdef double _zscore(self, double x, Py_ssize_t n) except? -1.0
 
-    @cython.locals(w=Py_ssize_t, n=Py_ssize_t, a=carray, srt=carray, tc=char, i=Py_ssize_t,
-                   dec=Py_ssize_t, p="double *", od=double, sc=double, y=double, r=double,
-                   pb="signed char *", ob="signed char", ph="short *", oh=short,
-                   pi="int *", oi=int, k=double, o=double, d=double)
+    @cython.locals(w=Py_ssize_t, n=Py_ssize_t, grow=bint, a=carray, srt=carray, tc=char,
+                   i=Py_ssize_t, dec=Py_ssize_t, p="double *", od=double, sc=double,
+                   y=double, r=double, pb="signed char *", ob="signed char", ph="short *",
+                   oh=short, pi="int *", oi=int, q="long long", o=double, d=double)
     cdef bint _step(self, double x) except -1
 
 
@@ -39,6 +39,9 @@ ctypedef fused num:
     double
 
 cdef double _at(carray a, char tc, Py_ssize_t k, double sc)
+
+@cython.locals(lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t, k=Py_ssize_t)
+cdef int _insert(num* p, Py_ssize_t n, num q) except -1
 
 @cython.locals(lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t,
                k=Py_ssize_t)

@@ -320,26 +320,22 @@ class RobustZ(Detector):
         return abs(x - med) / max(spread, self.min_scale, self.rel_scale * abs(med))
 
     def _step(self, x: float) -> bool:
-        """Compiled build only: ``learn_one(x)`` on a full window, in C, where it is the
-        common case: x exact in the window's form, and no re-anchor due. The same
-        arithmetic in the same order as ``learn_one``; False (nothing done) otherwise."""
+        """Compiled build only: ``learn_one(x)`` in C where it is the common case: a
+        window holding at least one value, x exact in the window's form, no re-anchor due
+        (and not the value that fills the window: the arrays are trimmed then). The same
+        searches and arithmetic in the same order as ``learn_one``; False (nothing done)
+        otherwise."""
         w = self.window
         buf = self._buf
         n = len(buf)
-        if n < w or self._t + 1 >= w or not -BIG < x < BIG:
+        if not 0 < n <= w or self._t + 1 >= w or n + 1 == w or not -BIG < x < BIG:
             return False
-        a = cython.cast(carray, buf)
-        srt = cython.cast(carray, self._sorted)
-        tc = a.ob_descr.typecode
+        grow = n < w
         i = self._i
         dec = self._dec
-        if dec < 0:  # doubles
-            p = a.data.as_doubles
-            od = p[i]
-            p[i] = x
-            if od != x or not x:
-                _swap(srt.data.as_doubles, n, od, x)
-        else:
+        tc = cython.cast(carray, buf).ob_descr.typecode
+        sc = 1.0
+        if dec >= 0:
             sc = SCALE[dec]
             y = x * sc
             r = c_round(y)  # Python's round(): half to even
@@ -347,41 +343,63 @@ class RobustZ(Detector):
                 r = 2.0 * c_round(y / 2.0)
             if r / sc != x or (r == 0.0 and c_copysign(1.0, x) < 0.0):
                 return False  # not exact in this form: learn_one widens
-            if tc == "b":
-                if not -128.0 <= r < 128.0:
-                    return False
-                pb = a.data.as_schars
-                ob = pb[i]
-                pb[i] = cython.cast(cython.schar, r)
-                if ob != pb[i] or not pb[i]:
-                    _swap(srt.data.as_schars, n, ob, pb[i])
-                od = ob / sc
+            if not (tc == "b" and -128.0 <= r < 128.0 or tc == "h" and -32768.0 <= r < 32768.0
+                    or tc == "i" and -2147483648.0 <= r < 2147483648.0):
+                return False  # beyond the integer type: learn_one widens
+        elif tc != "d":
+            return False
+        if grow:  # append, and insert into the sorted copy at bisect_right
+            if tc == "d":
+                buf.append(x)
+                self._sorted.append(x)
+            else:
+                q = cython.cast(cython.longlong, r)
+                buf.append(q)
+                self._sorted.append(q)
+            srt = cython.cast(carray, self._sorted)
+            if tc == "d":
+                _insert(srt.data.as_doubles, n, x)
             elif tc == "h":
-                if not -32768.0 <= r < 32768.0:
-                    return False
+                _insert(srt.data.as_shorts, n, cython.cast(cython.short, r))
+            elif tc == "b":
+                _insert(srt.data.as_schars, n, cython.cast(cython.schar, r))
+            else:
+                _insert(srt.data.as_ints, n, cython.cast(cython.int, r))
+        else:  # replace the oldest value
+            a = cython.cast(carray, buf)
+            srt = cython.cast(carray, self._sorted)
+            if tc == "d":
+                p = a.data.as_doubles
+                od = p[i]
+                p[i] = x
+                if od != x or not x:
+                    _swap(srt.data.as_doubles, n, od, x)
+            elif tc == "h":
                 ph = a.data.as_shorts
                 oh = ph[i]
                 ph[i] = cython.cast(cython.short, r)
                 if oh != ph[i] or not ph[i]:
                     _swap(srt.data.as_shorts, n, oh, ph[i])
                 od = oh / sc
-            elif tc == "i":
-                if not -2147483648.0 <= r < 2147483648.0:
-                    return False
+            elif tc == "b":
+                pb = a.data.as_schars
+                ob = pb[i]
+                pb[i] = cython.cast(cython.schar, r)
+                if ob != pb[i] or not pb[i]:
+                    _swap(srt.data.as_schars, n, ob, pb[i])
+                od = ob / sc
+            else:
                 pi = a.data.as_ints
                 oi = pi[i]
                 pi[i] = cython.cast(cython.int, r)
                 if oi != pi[i] or not pi[i]:
                     _swap(srt.data.as_ints, n, oi, pi[i])
                 od = oi / sc
-            else:
-                return False
-        self._i = i + 1 if i + 1 < w else 0
-        k = self._k
-        o = od - k
-        self._s -= o
-        self._ss -= o * o
-        d = x - k
+            self._i = i + 1 if i + 1 < w else 0
+            o = od - self._k
+            self._s -= o
+            self._ss -= o * o
+        d = x - self._k
         self._s += d
         self._ss += d * d
         self._t += 1
@@ -398,6 +416,25 @@ def _at(a, tc, k: int, sc: float) -> float:
     if tc == "b":
         return a.data.as_schars[k] / sc
     return a.data.as_ints[k] / sc
+
+
+def _insert(p, n: int, q) -> int:
+    """In ``p[:n + 1]``, whose first ``n`` values are sorted, put ``q`` where
+    ``p[:n].insert(bisect_right(p[:n], q), q)`` would (compiled build: C pointers)."""
+    lo = 0
+    hi = n
+    while lo < hi:  # bisect_right(p[:n], q)
+        mid = (lo + hi) // 2
+        if q < p[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    k = n
+    while k > lo:
+        p[k] = p[k - 1]
+        k -= 1
+    p[lo] = q
+    return 0
 
 
 def _swap(p, n: int, old, q) -> int:
