@@ -40,5 +40,13 @@ cdef class ContextNovelty(Detector):
                    sc=double, y=double, r=double)
     cdef bint _push_c(self, double x) except -1
 
+    @cython.locals(radix=Py_ssize_t, dense=Py_ssize_t, keep=Py_ssize_t, n=Py_ssize_t,
+                   sa=carray, st=char, ns=Py_ssize_t, va=carray, vt=char, dec=Py_ssize_t,
+                   sc=double, lo=double, step=double, pos=Py_ssize_t, ctx=Py_ssize_t,
+                   pw=Py_ssize_t, t=Py_ssize_t, j=Py_ssize_t, u=double, f=double,
+                   b=Py_ssize_t, m=Py_ssize_t, k=Py_ssize_t, c=Py_ssize_t,
+                   prev="Py_ssize_t[32]")
+    cdef bint _recount_c(self) except -1
+
 
 cdef Py_ssize_t _bump(carray a, char tc, Py_ssize_t k, Py_ssize_t size) except -1

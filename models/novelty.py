@@ -408,6 +408,8 @@ class ContextNovelty(Detector):
         before it (nothing was learnt since: a value in range re-counts first), which is
         what an immediate re-count before counting that value would have seen.
         """
+        if cython.compiled and self._recount_c():
+            return
         radix, dense, size, shifts, _, _, keep, _, _, _ = self._k
         if len(self._vals) >= NUMPY_FROM and (dense or self.grids * size < 2**62):
             self._recount_np()
@@ -604,37 +606,102 @@ class ContextNovelty(Detector):
         return tot / (k + 1) if n >= self.min_samples and self._since >= self.rest else 0.0
 
     def _push_c(self, x: float) -> bool:
-        """Compiled build only: :meth:`_push` on a full history ring, in place on its C
-        buffer; False (nothing done) when ``x`` needs the Python path (a re-code, or the
-        ring still growing)."""
+        """Compiled build only: :meth:`_push` in C (in place on a full ring, else an
+        append); False (nothing done) when ``x`` needs a re-code."""
         v = self._vals
         size = len(v)
-        if size <= self.history:
-            return False
         a = cython.cast(carray, v)
         tc = a.ob_descr.typecode
         dec = self._dec
-        pos = self._pos
+        r = 0.0
         if dec < 0:
             if tc != "d":
                 return False
-            a.data.as_doubles[pos] = x
         else:
             sc = _SCALE[dec]
             y = x * sc
             r = c_round(y)  # Python's round(): half to even
             if fabs(y - r) == 0.5:
                 r = 2.0 * c_round(y / 2.0)
-            if r / sc != x:
+            if r / sc != x or not (tc == "h" and -32768.0 <= r < 32768.0
+                                   or tc == "i" and -2147483648.0 <= r < 2147483648.0):
                 return False
-            if tc == "h" and -32768.0 <= r < 32768.0:
-                a.data.as_shorts[pos] = cython.cast(cython.short, r)
-            elif tc == "i" and -2147483648.0 <= r < 2147483648.0:
-                a.data.as_ints[pos] = cython.cast(cython.int, r)
+        if size <= self.history:
+            if dec < 0:
+                v.append(x)
             else:
-                return False
+                v.append(cython.cast(cython.longlong, r))
+            return True
+        pos = self._pos
+        if dec < 0:
+            a.data.as_doubles[pos] = x
+        elif tc == "h":
+            a.data.as_shorts[pos] = cython.cast(cython.short, r)
+        else:
+            a.data.as_ints[pos] = cython.cast(cython.int, r)
         pos += 1
         self._pos = 0 if pos == size else pos
+        return True
+
+    def _recount_c(self) -> bool:
+        """Compiled build only: :meth:`_recount` for one grid and dense counts, in C
+        (the same levels, the same counts and context); False (nothing done) otherwise."""
+        radix, dense, _, _, _, _, keep, _, _, _ = self._k
+        v = self._vals
+        n = len(v)
+        if not dense or self.grids != 1 or keep >= 32 or n >= WIDE:
+            return False
+        seen = self._zeros()
+        sa = cython.cast(carray, seen)
+        st = sa.ob_descr.typecode
+        ns = len(seen)
+        va = cython.cast(carray, v)
+        vt = va.ob_descr.typecode
+        dec = self._dec
+        sc = _SCALE[dec] if dec >= 0 else 1.0
+        lo = self._lo
+        step = self._step
+        pos = self._pos
+        prev = [0] * 32  # codes of the contexts from t + 1, by length (a C array)
+        ctx = 0
+        pw = 1
+        t = n - 1
+        while t >= 0:  # newest first: the contexts starting at t extend those at t + 1
+            j = pos + t
+            if j >= n:
+                j -= n
+            if vt == "d":
+                u = va.data.as_doubles[j]
+            elif vt == "h":
+                u = va.data.as_shorts[j] / sc
+            else:
+                u = va.data.as_ints[j] / sc
+            f = (u - lo) / step
+            if not 0.0 <= f < 1e15:
+                return False
+            b = cython.cast(cython.Py_ssize_t, f)
+            if t >= n - keep:  # the context code: the last keep levels
+                ctx += b * pw
+                pw *= radix
+            m = n - t if n - t < keep + 1 else keep + 1  # lengths of contexts from t
+            k = m - 1
+            while k >= 1:
+                prev[k] = (prev[k - 1] + 1) * radix + b
+                k -= 1
+            prev[0] = b
+            k = 0
+            while k < m:
+                c = prev[k]
+                if not 0 <= c < ns:
+                    return False
+                if st == "H":
+                    sa.data.as_ushorts[c] += 1
+                else:
+                    sa.data.as_uints[c] += 1
+                k += 1
+            t -= 1
+        self._seen = seen
+        self._ctx = (ctx,)
         return True
 
     # -- state --------------------------------------------------------------------
