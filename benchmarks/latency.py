@@ -39,6 +39,7 @@ import time
 import uuid
 
 from benchmarks import common
+from flows.config import BATCH_SIZE
 
 MODULE = "benchmarks.latency"
 SEED = 11
@@ -374,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epoch-s", type=float, default=10.0)
     ap.add_argument("--placement", choices=["exchange", "partition"], default="exchange",
                     help="engine state placement (flows.config.Config.placement)")
-    ap.add_argument("--batch-size", type=int, default=5000)
+    ap.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     ap.add_argument("--snapshots", action="store_true",
                     help="snapshot the engine's state at each epoch, as with `sentinelle run "
                          "--recovery` (default: off, as without it)")

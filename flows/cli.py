@@ -7,6 +7,7 @@ import os
 import sys
 
 from flows.broker import BrokerError
+from flows.config import BATCH_SIZE
 
 
 def _input_spec(s: str) -> tuple[str, str]:
@@ -89,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-w", "--workers", type=int, default=1, help="worker threads per process")
     r.add_argument("-i", "--process-id", type=int, help="this process's index in a cluster")
     r.add_argument("-a", "--addresses", help="host:port of every cluster process, ';'-separated")
-    r.add_argument("--batch-size", type=int, default=5000, help="messages per poll")
+    r.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                   help="messages per poll at most (default %(default)s)")
     r.add_argument("--placement", choices=["exchange", "partition"],
                    default=os.environ.get("SENTINELLE_PLACEMENT", "exchange"),
                    help="where the engine state lives: exchange (default; any input keying, "

@@ -18,6 +18,8 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from flows.config import BATCH_SIZE
+
 #: When a poll returned nothing, poll that partition again after this long.
 IDLE_REPOLL = timedelta(milliseconds=2)
 #: How long a poll may wait for messages by default (see :class:`KafkaBatchSource`).
@@ -151,7 +153,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     """
 
     def __init__(self, bootstrap: str, topics: list[str], *, starting_offset: int =
-                 OFFSET_BEGINNING, tail: bool = True, batch_size: int = 5000,
+                 OFFSET_BEGINNING, tail: bool = True, batch_size: int = BATCH_SIZE,
                  poll_s: float = POLL_S, add_config: dict | None = None,
                  stop: threading.Event | None = None) -> None:
         self.bootstrap = bootstrap
