@@ -26,9 +26,8 @@ cdef class RobustZ(Detector):
     cdef double _zscore(self, double x, Py_ssize_t n) except? -1.0
 
     @cython.locals(w=Py_ssize_t, n=Py_ssize_t, grow=bint, a=carray, srt=carray, tc=char,
-                   i=Py_ssize_t, dec=Py_ssize_t, p="double *", od=double, sc=double,
-                   y=double, r=double, pb="signed char *", ob="signed char", ph="short *",
-                   oh=short, pi="int *", oi=int, q="long long", o=double, d=double)
+                   i=Py_ssize_t, dec=Py_ssize_t, od=double, sc=double, y=double, r=double,
+                   q="long long", o=double, d=double)
     cdef bint _step(self, double x) except -1
 
 
@@ -39,6 +38,9 @@ ctypedef fused num:
     double
 
 cdef double _at(carray a, char tc, Py_ssize_t k, double sc)
+
+@cython.locals(old=num)
+cdef double _replace(num* p, num* srt, Py_ssize_t n, Py_ssize_t i, num q) except? -1.0
 
 @cython.locals(lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t, k=Py_ssize_t)
 cdef int _insert(num* p, Py_ssize_t n, num q) except -1

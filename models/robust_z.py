@@ -365,36 +365,20 @@ class RobustZ(Detector):
                 _insert(srt.data.as_schars, n, cython.cast(cython.schar, r))
             else:
                 _insert(srt.data.as_ints, n, cython.cast(cython.int, r))
-        else:  # replace the oldest value
+        else:  # replace the oldest value (decoded: the value learnt)
             a = cython.cast(carray, buf)
             srt = cython.cast(carray, self._sorted)
             if tc == "d":
-                p = a.data.as_doubles
-                od = p[i]
-                p[i] = x
-                if od != x or not x:
-                    _swap(srt.data.as_doubles, n, od, x)
+                od = _replace(a.data.as_doubles, srt.data.as_doubles, n, i, x)
             elif tc == "h":
-                ph = a.data.as_shorts
-                oh = ph[i]
-                ph[i] = cython.cast(cython.short, r)
-                if oh != ph[i] or not ph[i]:
-                    _swap(srt.data.as_shorts, n, oh, ph[i])
-                od = oh / sc
+                od = _replace(a.data.as_shorts, srt.data.as_shorts, n, i,
+                              cython.cast(cython.short, r)) / sc
             elif tc == "b":
-                pb = a.data.as_schars
-                ob = pb[i]
-                pb[i] = cython.cast(cython.schar, r)
-                if ob != pb[i] or not pb[i]:
-                    _swap(srt.data.as_schars, n, ob, pb[i])
-                od = ob / sc
+                od = _replace(a.data.as_schars, srt.data.as_schars, n, i,
+                              cython.cast(cython.schar, r)) / sc
             else:
-                pi = a.data.as_ints
-                oi = pi[i]
-                pi[i] = cython.cast(cython.int, r)
-                if oi != pi[i] or not pi[i]:
-                    _swap(srt.data.as_ints, n, oi, pi[i])
-                od = oi / sc
+                od = _replace(a.data.as_ints, srt.data.as_ints, n, i,
+                              cython.cast(cython.int, r)) / sc
             self._i = i + 1 if i + 1 < w else 0
             o = od - self._k
             self._s -= o
@@ -416,6 +400,17 @@ def _at(a, tc, k: int, sc: float) -> float:
     if tc == "b":
         return a.data.as_schars[k] / sc
     return a.data.as_ints[k] / sc
+
+
+def _replace(p, srt, n: int, i: int, q):
+    """Ring slot ``i`` of ``p`` becomes ``q`` and the sorted copy ``srt[:n]`` follows, as
+    ``learn_one`` does (an equal non-zero value leaves it as is); return the old value
+    (compiled build: C pointers, the old value as a double)."""
+    old = p[i]
+    p[i] = q
+    if old != q or not q:
+        _swap(srt, n, old, q)
+    return old
 
 
 def _insert(p, n: int, q) -> int:
