@@ -16,7 +16,8 @@ RUN_KEYS = {"readings_per_s", "cpu_s", "peak_rss_mb", "n", "wall_s"}
 def test_tiny_run_has_the_json_shape_and_the_engine_alerts(tmp_path, capsys):
     md = tmp_path / "throughput.md"
     throughput.main(["--json", "--n", "2400", "--sensors", "100", "--partitions", "2",
-                     "--naive-n", "20", "--out", str(md)])
+                     "--naive-n", "20", "--batch-size", "1000", "--ceiling-batch-size", "700",
+                     "--out", str(md)])
     out = json.loads(capsys.readouterr().out)
     for run in ("ceiling", "ceiling_after", "ceiling_bytewax", "engine", "naive"):
         assert RUN_KEYS <= set(out[run]), run
@@ -36,3 +37,7 @@ def test_tiny_run_has_the_json_shape_and_the_engine_alerts(tmp_path, capsys):
     assert out["engine_over_ceiling"] > 0 and out["engine_over_naive"] > 0
     text = md.read_text()
     assert "| engine |" in text and out["machine"]["cpu"] in text and "--n 2400" in text
+    # each run polled with its own batch size, and the results say which
+    assert out["batch_size"] == {"engine": 1000, "ceiling": 700}
+    assert "`batch_size` 1,000 messages per poll" in text and " 700 for the " in text
+
