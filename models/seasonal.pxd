@@ -27,6 +27,9 @@ cdef class Seasonal(Detector):
     @cython.locals(p="double *", m=double)
     cdef double _z(self, double x, Py_ssize_t i) except? -1.0
 
-    @cython.locals(alpha=double, a=double, c="unsigned char *", cap=Py_ssize_t, n=Py_ssize_t,
-                   p="double *", i=Py_ssize_t, m=double, d=double)
+    @cython.locals(alpha=double, a=double, cap=Py_ssize_t, n=Py_ssize_t)
     cdef int _learn_slot(self, double x, Py_ssize_t k) except -1
+
+
+@cython.locals(m=double, d=double)
+cdef int _ew(double* p, Py_ssize_t i, double x, double a) except -1

@@ -17,7 +17,7 @@ change). The week profile's slots are allocated a day of the week at a time,
 when that day first has a value (a new sensor holds only the days it has seen): about
 0.6 KB pickled with a day profile, 1.2 KB for a week profile after one day, 3.5 KB once
 it has seen every day of the week. The compiled build (``setup.py``) reads and updates
-the slots on the arrays' C buffers (``_z``, ``_learn_slot``; the same arithmetic, checked
+the slots on the arrays' C buffers (``_z``, ``_ew``; the same arithmetic, checked
 against the Python build by ``tests/models/test_compiled.py``).
 """
 
@@ -297,54 +297,36 @@ class Seasonal(Detector):
             hw = (h, 24 * b + h)
         else:
             hw = (h,)
-        cnt, mv, alpha, cap = self._cnt, self._mv, self.alpha, self._cap
-        if cython.compiled and type(x) is float and (cnt is None or cnt.typecode == "B"):
-            for k in hw:
-                self._learn_slot(x, k)
-            return
         for k in hw:
-            # models.ew.ew_step, inlined; a count at its cap stays there (a == alpha)
-            if cnt is None:
-                a = alpha
-            else:
-                n = cnt[k]
-                if n < cap:
-                    n += 1
-                    cnt[k] = n
-                    a = max(alpha, 1.0 / n)
-                    if n == cap and cnt.count(cap) == len(cnt):  # all at their cap
-                        self._cnt = None
-                else:
-                    a = alpha
-            i = k + k
-            m = mv[i]
-            d = x - m
-            mv[i] = m + a * d
-            mv[i + 1] = (1.0 - a) * (mv[i + 1] + a * d * d)
+            self._learn_slot(x, k)
 
     def _learn_slot(self, x: float, k: int) -> None:
-        """Compiled build only: ``learn_one``'s update of slot ``k``, on the C buffers of
-        ``_mv`` and of ``_cnt`` (None, or unsigned bytes); the same arithmetic in the
-        same order."""
+        """``learn_one``'s update of slot ``k``: :func:`models.ew.ew_step`, inlined; a count
+        at its cap stays there (``a == alpha``). The compiled build updates the mean and
+        variance on ``_mv``'s C buffer."""
         cnt = self._cnt
         alpha = self.alpha
-        if cnt is None:
-            a = alpha
-        else:
-            c = cython.cast(carray, cnt).data.as_uchars
+        a = alpha
+        if cnt is not None:
             cap = self._cap
-            n = c[k]
+            n = cnt[k]
             if n < cap:
                 n += 1
-                c[k] = n
+                cnt[k] = n
                 a = max(alpha, 1.0 / n)
                 if n == cap and cnt.count(cap) == len(cnt):  # all at their cap
                     self._cnt = None
-            else:
-                a = alpha
-        p = cython.cast(carray, self._mv).data.as_doubles
-        i = k + k
-        m = p[i]
-        d = x - m
-        p[i] = m + a * d
-        p[i + 1] = (1.0 - a) * (p[i + 1] + a * d * d)
+        if cython.compiled:
+            _ew(cython.cast(carray, self._mv).data.as_doubles, k + k, x, a)
+        else:
+            _ew(self._mv, k + k, x, a)
+
+
+def _ew(p, i: int, x: float, a: float) -> int:
+    """Mean ``p[i]`` and variance ``p[i + 1]`` after ``x`` with weight ``a`` (an array, or
+    its C buffer in the compiled build)."""
+    m = p[i]
+    d = x - m
+    p[i] = m + a * d
+    p[i + 1] = (1.0 - a) * (p[i + 1] + a * d * d)
+    return 0
