@@ -646,7 +646,7 @@ def report(out: dict, cmd: str, m: dict) -> str:
                   "|---|---:|---:|"]
         for name, sec, pct in p["top_self"]:
             lines.append(f"| `{name}` | {sec} | {pct} |")
-    bsz = out.get("batch_size", {"engine": BATCH_SIZE, "ceiling": CEILING_BATCH})
+    bsz = out["batch_size"]
     lines += ["", "## Settings", "",
               f"- `KafkaBatchSource`: `batch_size` {bsz['engine']:,} messages per poll at most "
               f"for the engine runs (the product default, `flows.config.BATCH_SIZE`) and "
