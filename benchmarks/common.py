@@ -138,9 +138,46 @@ def reap(p: subprocess.Popen, timeout: float | None = None) -> dict:
         tail = err.decode(errors="replace")[-3000:]
         raise RuntimeError(f"benchmark child failed (exit {p.returncode}):\n{tail}")
     res = json.loads(lines[-1])
+    # Timely prints a refused cluster connection to stdout before retrying a second later
+    res["connect_retries"] = sum("retrying" in x for x in out.decode(errors="replace")
+                                 .splitlines() if not x.startswith("{"))
     res["cpu_s"] = round(ru.ru_utime + ru.ru_stime, 2)
     res["peak_rss_mb"] = res.pop("vm_hwm_mb", None) or round(ru.ru_maxrss / 1024, 1)
     return res
+
+
+#: Pause between two processes released past a :func:`barrier`, seconds: time for
+#: the one released to start listening before the next one connects to it.
+STAGGER_S = 0.05
+
+
+def barrier(gate: str, index: int, timeout: float = 300.0) -> None:
+    """Child side: say ``index`` is ready (file ``ready-<index>`` in directory ``gate``)
+    and wait until the parent releases it (file ``go-<index>``; see :func:`release`)."""
+    d = Path(gate)
+    (d / f"ready-{index}").touch()
+    go = d / f"go-{index}"
+    deadline = time.monotonic() + timeout
+    while not go.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"process {index}: not released after {timeout:.0f} s")
+        time.sleep(0.001)
+
+
+def release(gate: str, n: int, procs: list[subprocess.Popen], timeout: float = 300.0) -> None:
+    """Parent side: wait until the ``n`` children of ``gate`` are ready, then release them
+    in index order, :data:`STAGGER_S` apart. A child that exits before it is ready
+    stops the wait (its error is raised by :func:`reap`)."""
+    d = Path(gate)
+    deadline = time.monotonic() + timeout
+    while not all((d / f"ready-{i}").exists() for i in range(n)):
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    for i in range(n):
+        if i:
+            time.sleep(STAGGER_S)
+        (d / f"go-{i}").touch()
 
 
 def child(module: str, spec: dict, timeout: float | None = None) -> dict:

@@ -41,3 +41,23 @@ def test_tiny_run_has_the_json_shape_and_the_engine_alerts(tmp_path, capsys):
     assert out["batch_size"] == {"engine": 1000, "ceiling": 700}
     assert "`batch_size` 1,000 messages per poll" in text and " 700 for the " in text
 
+
+
+def test_cluster_of_two_processes_sees_every_reading_once():
+    from flows import topics
+    from flows.broker import connect, create_topics
+    from flows.sim import City
+
+    with connect(None) as bs:
+        create_topics(bs, ["sc-in"], 2)
+        create_topics(bs, ["sc-a1", "sc-d1", "sc-a2", "sc-d2"], 1)
+        n = topics.load(bs, "sc-in", City(seed=7, sensors_per_commune=2), 4800)
+        runs = {p: throughput._cluster(bs, "sc-in", f"sc-a{p}", f"sc-d{p}", p,
+                                       batch_size=500, placement="exchange")
+                for p in (1, 2)}
+        alerts = {p: topics.count(bs, f"sc-a{p}") for p in (1, 2)}
+    assert n > 4000
+    assert len(runs[2]["peak_rss_mb"]) == 2 and runs[2]["wall_s"] > 0
+    assert all(r["connect_retries"] >= 0 for r in runs.values())
+    # the same alerts whether one process holds all the state or two share it
+    assert alerts[1] > 0 and alerts[1] == alerts[2]
