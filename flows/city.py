@@ -181,6 +181,8 @@ class Decoder:
         self._shards: dict[str, str] = {}  # subject -> shard
         self._subjects: dict[str, tuple[str, str, str]] = {}  # sensor -> commune, site, subject
         self._ts: dict[object, float] = {}  # wire ts -> epoch s (native JSON fast path)
+        #: sensor -> a reading of it: its strings, shared by its next readings when equal
+        self._canon: dict[str, Reading] = {}
 
     def __call__(self, b: RawBatch) -> list[Item]:
         name, codec = self.codecs[b.topic]
@@ -265,6 +267,9 @@ class Decoder:
         tsc = self._ts
         if len(tsc) > 4096:
             tsc.clear()
+        canon = self._canon
+        if len(canon) > 1_000_000:
+            canon.clear()
         R = Reading
         append = out.append
         bad: list[tuple[int, Exception]] = []
@@ -282,17 +287,27 @@ class Decoder:
             if type(w) is wire:
                 v = w.value
                 t = tsc.get(w.ts)
-                if t is not None and type(v) is float and -MAX_ABS < v < MAX_ABS and w.sensor:
-                    append(R(w.sensor, t, v, w.kind, w.unit, w.commune, w.site, w.attrs))
-                    continue
-                try:
-                    r = one(w)
-                except Exception as err:
-                    bad.append((i, err))
-                    continue
-                if isinstance(w.ts, str | float | int):
-                    tsc[w.ts] = r.ts
-                append(r)
+                if t is None or type(v) is not float or not -MAX_ABS < v < MAX_ABS or (
+                        not w.sensor):  # the codec's checks and conversions
+                    try:
+                        r = one(w)
+                    except Exception as err:
+                        bad.append((i, err))
+                        continue
+                    if isinstance(w.ts, str | float | int):
+                        tsc[w.ts] = r.ts
+                    t, v = r.ts, r.value
+                # a sensor's strings are decoded anew in every message: its readings share
+                # those of the one remembered while they are equal (less memory traffic,
+                # and the engine's lookups of them hit by identity)
+                c = canon.get(w.sensor)
+                if (c is not None and c.kind == w.kind and c.unit == w.unit
+                        and c.commune == w.commune and c.site == w.site):
+                    append(R(c.sensor, t, v, c.kind, c.unit, c.commune, c.site, w.attrs))
+                else:
+                    r = canon[w.sensor] = R(w.sensor, t, v, w.kind, w.unit, w.commune, w.site,
+                                            w.attrs)
+                    append(r)
             else:
                 try:
                     out.extend([one(x) for x in w])

@@ -131,3 +131,28 @@ def test_detectors_survive_absurd_values_fed_directly():
     rs = [Reading("metz/x/t", T0 + 60 * i, v, "temperature_c", "", "metz", "x")
           for i, v in enumerate([20.0] * 30 + [1e308, -1e308, 5e-324, 21.0])]
     replay(Engine(), rs, T0 + 3600)  # must not raise
+
+
+def _msg(sensor: str, ts: str, value: float, site: str = "school", unit: str = "kW") -> bytes:
+    return json.dumps({"sensor": sensor, "ts": ts, "value": value, "kind": "electricity_kw",
+                       "unit": unit, "commune": "metz", "site": site}).encode()
+
+
+def test_decoder_shares_a_sensors_strings_between_its_readings_and_follows_changes():
+    from flows.city import Decoder
+
+    dec = Decoder(Config(bootstrap="unused:0"), sharded=False)
+    values = [_msg("metz/school/e1", "2026-01-01T00:00:00Z", 1.0),
+              _msg("metz/school/e1", "2026-01-01T00:15:00Z", 2.0),
+              _msg("metz/school/e1", "2026-01-01T00:30:00Z", 3.0, site="gym"),
+              _msg("metz/school/e1", "2026-01-01T00:45:00Z", 4.0, site="gym", unit="W")]
+    items = dec(RawBatch("readings", 0, 0, values, [None] * len(values)))
+    rs = {k: v for _, g in items for k, v in g}
+    a, b = rs["metz/school"]
+    c, d = rs["metz/gym"]
+    # equal strings of the same sensor are the same objects (decoded once, then shared)
+    assert a.sensor is b.sensor and a.kind is b.kind and a.site is b.site
+    # a changed site or unit is taken as it is, never the remembered one
+    assert (c.site, c.unit, d.site, d.unit) == ("gym", "kW", "gym", "W")
+    assert [r.value for r in (a, b, c, d)] == [1.0, 2.0, 3.0, 4.0]
+    assert [r.ts for r in (a, b)] == [1767225600.0, 1767226500.0]
