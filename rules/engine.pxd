@@ -5,6 +5,8 @@ cimport cython
 # _due read them without Python attribute lookups. Numbers typed here must always be
 # floats (or small ints) in the .py: tests/models/test_compiled.py compares both builds.
 
+cdef object _slot(object r, Py_ssize_t off)
+
 cdef class RuleState:
     cdef public double since
     cdef public Py_ssize_t n
@@ -52,7 +54,9 @@ cdef class Engine:
 
     @cython.locals(s=SensorState, rs=RuleState, p=Plan, last=double,
                    prev=double, dt=double, delta=double, rate=double, newest=double,
-                   n=Py_ssize_t, p0=double, two=double, q=double, cand=double, lag=double)
+                   n=Py_ssize_t, p0=double, two=double, q=double, cand=double, lag=double,
+                   sensors=dict, latest=dict, plans=dict, out=list, late=list, scores=list,
+                   rsd=dict, prules=tuple, dets=dict, slots=bint)
     cpdef process(self, KeyState st, readings, now=*)
 
     @cython.locals(s=SensorState, rs=RuleState, due=double, ev_due=double, last_ts=double,

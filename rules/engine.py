@@ -50,7 +50,61 @@ from rules.lifecycle import Lifecycle
 from rules.load import READING_VARS, CRule, LoadedPack, load_packs
 from rules.schema import Schedule
 
+try:
+    import cython
+except ImportError:  # pragma: no cover - Cython absent: plain Python
+    from models import nocython as cython
+
+if cython.compiled:  # C reads of Reading's fields (setup.py; never run as Python)
+    from cython.cimports.cpython.ref import PyObject
+
 INF = math.inf
+
+
+def _slots() -> tuple[int, int, int, int, int]:
+    """Byte offsets of a :class:`Reading`'s ``sensor``, ``kind``, ``ts``, ``value`` and
+    ``attrs`` fields in the object, for the compiled :meth:`Engine.process`; all 0 (use
+    attribute reads) in plain Python or where they cannot be proven.
+
+    Compiled code reads a msgspec field through the generic attribute lookup (the type's
+    dict, then the member descriptor), which costs about as much as the rest of a
+    reading's bookkeeping; the interpreter specialises the same read. msgspec keeps the
+    fields as object pointers inside the instance: each offset is the one where a probe
+    made of fresh objects holds that field's object, checked on a second probe, so
+    another layout turns the fast path off rather than reading the wrong field.
+    """
+    if not cython.compiled:
+        return (0, 0, 0, 0, 0)
+    names = ("sensor", "kind", "ts", "value", "attrs")
+
+    def probe(tag: str) -> Reading:
+        return Reading(sensor=f"{tag}-s", ts=float(len(tag)) + 0.25,
+                       value=float(len(tag)) + 0.5, kind=f"{tag}-k", unit=f"{tag}-u",
+                       commune=f"{tag}-c", site=f"{tag}-i", attrs={tag: 1})
+
+    a = probe("probe-a")
+    found = []
+    for name in names:
+        want = getattr(a, name)
+        found.append(next((o for o in range(16, type(a).__basicsize__ - 7, 8)
+                           if _slot(a, o) is want), 0))
+    b = probe("probe-bb")
+    if 0 in found or any(_slot(b, o) is not getattr(b, n)
+                         for o, n in zip(found, names, strict=True)):
+        return (0, 0, 0, 0, 0)
+    return tuple(found)  # type: ignore[return-value]
+
+
+def _slot(r: object, off: int) -> object:
+    """The object pointer at byte ``off`` of ``r`` (compiled only; see :func:`_slots`)."""
+    if cython.compiled:
+        at = cython.cast(cython.p_char, cython.cast(cython.pointer(PyObject), r)) + off
+        return cython.cast(object, cython.cast(cython.pointer(cython.pointer(PyObject)), at)[0])
+    raise RuntimeError("_slot is for the compiled engine only")
+
+
+#: See :func:`_slots`.
+O_SENSOR, O_KIND, O_TS, O_VALUE, O_ATTRS = _slots()
 
 
 class RuleState:
@@ -499,10 +553,21 @@ class Engine:
         clock = self._clock
         full = False
         cand = INF
+        slots = O_SENSOR != 0
         for r in readings:
             n += 1
-            name = r.sensor
-            kind = r.kind
+            if slots and type(r) is Reading:  # the fields' slots (compiled; see _slots)
+                name = _slot(r, O_SENSOR)
+                kind = _slot(r, O_KIND)
+                ts = _slot(r, O_TS)
+                v = _slot(r, O_VALUE)
+                attrs = _slot(r, O_ATTRS)
+            else:
+                name = r.sensor
+                kind = r.kind
+                ts = r.ts
+                v = r.value
+                attrs = r.attrs
             s = sensors.get(name)
             p = plans.get(name)
             if p is None or p.kind != kind:
@@ -512,12 +577,10 @@ class Engine:
                 s = sensors[name] = SensorState(kind, dets, tuple([x.uid for x in p.nd]))
                 st.commune, st.site = r.commune, r.site
                 full = True
-            ts = r.ts
             last = s.last_ts
             if ts <= last:
                 late.append(r)
                 continue
-            v = r.value
             if last == -INF:
                 prev, dt, rate = v, 0.0, 0.0
                 delta = v - prev
@@ -532,7 +595,6 @@ class Engine:
             if ts > newest:
                 newest = ts
             latest[kind] = (ts, v)
-            attrs = r.attrs
             if s.nd:
                 p0 = s.period
                 if s.rs or (attrs and p.nd_attr in attrs) or (
