@@ -43,6 +43,7 @@ from bytewax.outputs import Sink
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 
 from flows import metrics
+from flows.canon import Canon
 from flows.codecs import json as json_codec
 from flows.codecs.base import MAX_ABS, Codec, CodecError, Reject
 from flows.codecs.json import encode as encode_reading
@@ -84,8 +85,23 @@ class Group(list):
         return (_regroup, (self.src, self.lo, list(self)))
 
 
+class _Packed(msgspec.Struct, gc=False):
+    """A :class:`Reading` as msgpack gives it back (its fields, under the same names)."""
+
+    sensor: str
+    ts: float
+    value: float
+    kind: str = ""
+    unit: str = ""
+    commune: str = ""
+    site: str = ""
+    attrs: dict = {}
+
+
 _PACK = msgspec.msgpack.Encoder()
-_UNPACK = msgspec.msgpack.Decoder(list[tuple[str, list[Reading]]])
+_UNPACK = msgspec.msgpack.Decoder(list[tuple[str, list[_Packed]]])
+#: The readings that crossed into this process share their sensor's strings too.
+_CANON = Canon()
 
 
 def _regroup(src: object, lo: float, pairs: list) -> Group:
@@ -95,7 +111,11 @@ def _regroup(src: object, lo: float, pairs: list) -> Group:
 
 
 def _unpack(src: object, lo: float, blob: bytes) -> Group:
-    return _regroup(src, lo, _UNPACK.decode(blob))
+    make = _CANON.reading
+    return _regroup(src, lo, [
+        (k, [make(w.sensor, w.ts, w.value, w.kind, w.unit, w.commune, w.site, w.attrs)
+             for w in ws])
+        for k, ws in _UNPACK.decode(blob)])
 
 
 def _plain(v: object) -> bool:
@@ -181,8 +201,7 @@ class Decoder:
         self._shards: dict[str, str] = {}  # subject -> shard
         self._subjects: dict[str, tuple[str, str, str]] = {}  # sensor -> commune, site, subject
         self._ts: dict[object, float] = {}  # wire ts -> epoch s (native JSON fast path)
-        #: sensor -> a reading of it: its strings, shared by its next readings when equal
-        self._canon: dict[str, Reading] = {}
+        self._canon = Canon()  # readings of a sensor share its strings
 
     def __call__(self, b: RawBatch) -> list[Item]:
         name, codec = self.codecs[b.topic]
@@ -267,10 +286,7 @@ class Decoder:
         tsc = self._ts
         if len(tsc) > 4096:
             tsc.clear()
-        canon = self._canon
-        if len(canon) > 1_000_000:
-            canon.clear()
-        R = Reading
+        make = self._canon.reading
         append = out.append
         bad: list[tuple[int, Exception]] = []
         for i, raw in enumerate(values):
@@ -297,17 +313,7 @@ class Decoder:
                     if isinstance(w.ts, str | float | int):
                         tsc[w.ts] = r.ts
                     t, v = r.ts, r.value
-                # a sensor's strings are decoded anew in every message: its readings share
-                # those of the one remembered while they are equal (less memory traffic,
-                # and the engine's lookups of them hit by identity)
-                c = canon.get(w.sensor)
-                if (c is not None and c.kind == w.kind and c.unit == w.unit
-                        and c.commune == w.commune and c.site == w.site):
-                    append(R(c.sensor, t, v, c.kind, c.unit, c.commune, c.site, w.attrs))
-                else:
-                    r = canon[w.sensor] = R(w.sensor, t, v, w.kind, w.unit, w.commune, w.site,
-                                            w.attrs)
-                    append(r)
+                append(make(w.sensor, t, v, w.kind, w.unit, w.commune, w.site, w.attrs))
             else:
                 try:
                     out.extend([one(x) for x in w])
