@@ -10,7 +10,8 @@
 Hot path: a raw batch (one Kafka poll) is decoded in one call, its readings grouped by
 subject, and the subjects by one of :data:`SHARDS` stable shards; Bytewax keys its
 state by shard, so it routes and calls the engine once per shard and batch, not once
-per reading (its per-key overhead is ~2 µs per call). A shard's snapshot re-pickles
+per reading (its per-key overhead is ~2 µs per call). A sensor's readings share its
+strings (:mod:`flows.canon`), on both sides of the exchange. A shard's snapshot re-pickles
 only the subjects touched since the previous one, and is skipped when no recovery store
 reads it (``Config.snapshots``).
 
