@@ -86,17 +86,18 @@ class Group(list):
         return (_regroup, (self.src, self.lo, list(self)))
 
 
-class _Packed(msgspec.Struct, gc=False):
-    """A :class:`Reading` as msgpack gives it back (its fields, under the same names)."""
+def _same_field(f: msgspec.structs.FieldInfo) -> tuple:
+    if f.default is not msgspec.NODEFAULT:
+        return (f.name, f.type, f.default)
+    if f.default_factory is not msgspec.NODEFAULT:
+        return (f.name, f.type, msgspec.field(default_factory=f.default_factory))
+    return (f.name, f.type)
 
-    sensor: str
-    ts: float
-    value: float
-    kind: str = ""
-    unit: str = ""
-    commune: str = ""
-    site: str = ""
-    attrs: dict = {}
+
+#: A :class:`Reading` as msgpack gives it back: its fields, under the same names, in a
+#: struct that is not yet a reading (:class:`Canon` makes the reading).
+_Packed = msgspec.defstruct("_Packed", [_same_field(f) for f in msgspec.structs.fields(Reading)],
+                            gc=False)
 
 
 _PACK = msgspec.msgpack.Encoder()
