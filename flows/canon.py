@@ -5,7 +5,9 @@ A decoder (JSON, or msgpack between processes) makes new ``sensor``, ``kind``, `
 :class:`Canon` remembers one reading per sensor and builds the next ones from its strings
 while they are equal: the fresh copies are freed at once instead of living on with the
 reading (less memory traffic: about 10% less CPU per reading in the throughput flow),
-and the engine's dictionary lookups by sensor and kind then hit by identity.
+and the engine's dictionary lookups by sensor and kind then hit by identity. It costs
+one remembered reading per sensor: 36.5 MB for 100k sensors (tracemalloc), strings
+included, which the engine's state shares anyway.
 """
 
 from __future__ import annotations
