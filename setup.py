@@ -7,6 +7,8 @@ helpers' locals. The detectors' steady path also reads and writes their windows'
 through C pointers, in branches under ``if cython.compiled:`` that plain Python never
 takes (:mod:`models.nocython` stands in for Cython where it is not installed): the same
 searches and the same arithmetic in the same order as the Python lines they replace.
+The rule engine reads a reading's fields from their slots the same way (offsets checked
+on probe readings at import, else plain attribute reads).
 The compiled modules behave exactly as the Python ones (``tests/models/test_compiled.py``
 compares them value for value); the detectors are 1.5-3x faster. Without Cython or a C
 compiler (e.g. a slim Docker image) each extension is skipped (``optional``) and the
