@@ -8,12 +8,14 @@
       (key = alert id) ; late readings -> DLQ
 
 Hot path: a raw batch (one Kafka poll) is decoded in one call, its readings grouped by
-subject, and the subjects by one of :data:`SHARDS` stable shards; Bytewax keys its
+subject, and the subjects by one of :data:`flows.shards.SHARDS` stable shards; Bytewax keys its
 state by shard, so it routes and calls the engine once per shard and batch, not once
-per reading (its per-key overhead is ~2 µs per call). A sensor's readings share its
-strings (:mod:`flows.canon`), on both sides of the exchange. A shard's snapshot re-pickles
-only the subjects touched since the previous one, and is skipped when no recovery store
-reads it (``Config.snapshots``).
+per reading (its per-key overhead is ~2 µs per call). Shards are named so that, on
+input keyed by subject, each stays on the worker that reads it (:mod:`flows.shards`):
+nothing crosses between processes unless the keying or the cluster size says so. A
+sensor's readings share its strings (:mod:`flows.canon`), on both sides of the exchange.
+A shard's snapshot re-pickles only the subjects touched since the previous one, and is
+skipped when no recovery store reads it (``Config.snapshots``).
 
 With ``Config.placement == "partition"`` the decode and engine steps run inside each
 input partition instead (:mod:`flows.local`): no routing, no exchange between workers;
@@ -29,7 +31,6 @@ import math
 import pickle
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -49,7 +50,8 @@ from flows.codecs import json as json_codec
 from flows.codecs.base import MAX_ABS, Codec, CodecError, Reject
 from flows.codecs.json import encode as encode_reading
 from flows.config import Config
-from flows.source import KafkaBatchSource, RawBatch
+from flows.shards import shard_of
+from flows.source import READERS, KafkaBatchSource, RawBatch
 from models.reading import Reading
 from rules.alert import Alert
 from rules.engine import Engine, KeyState
@@ -130,19 +132,9 @@ def _plain(v: object) -> bool:
     return v is None or type(v) in (str, int, float, bool)
 
 
-#: Number of state shards: Bytewax keys by shard (stable: crc32 of the subject), each
-#: shard holds the :class:`KeyState` of its subjects. Enough for an even spread over
-#: workers, few enough that Bytewax's per-key cost is paid per shard, not per sensor.
-SHARDS = 256
-
 #: Producer settings of the alerts / DLQ sink (``Config.kafka`` overrides them). Bytewax's
 #: ``KafkaSink`` flushes after every batch it writes, so an alert leaves at once.
 SINK_CONF = {"linger.ms": "2", "compression.type": "none"}
-
-
-def shard_of(subject: str) -> str:
-    """The state shard of a subject (stable across processes and restarts)."""
-    return str(zlib.crc32(subject.encode()) % SHARDS)
 
 
 def get_codec(name: str, **kw: object) -> Codec:
@@ -370,10 +362,13 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
     subject of the shard, fed in arrival order; timers per subject."""
 
     def __init__(self, engine: Engine, cfg: Config, encode: Outputs,
-                 states: dict[str, KeyState | bytes]) -> None:
+                 states: dict[str, KeyState | bytes], routed: bool = True) -> None:
         self.engine = engine
         self.cfg = cfg
         self.encode = encode
+        #: fed by Bytewax's routing (count the readings read by another worker), not
+        #: inside the partition that read them (:mod:`flows.local`)
+        self.routed = routed
         #: each subject's state pickled at the last snapshot, and the subjects touched
         #: since: a snapshot re-pickles only those (a sensor reporting every 15 minutes
         #: is not pickled at every 10-second epoch)
@@ -408,6 +403,7 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
         deadline = engine.deadline
         due = self.due
         dirty = self._dirty
+        me = threading.get_ident() if self.routed else None
         for pairs in values:
             for k, rs in pairs:
                 dirty.add(k)
@@ -423,6 +419,8 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
                 elif k in due:
                     del due[k]
             src = getattr(pairs, "src", None)
+            if me is not None and READERS.get(src) != me:  # read by another worker
+                metrics.EXCHANGED.inc(sum(len(rs) for _, rs in pairs))
             if src is not None:
                 # a partition is read in order and its batches reach this worker in
                 # order: every reading of src before this batch has been processed here
@@ -471,7 +469,32 @@ class ShardLogic(StatefulBatchLogic[list, KafkaSinkMessage, bytes]):
         for k in self._dirty:
             pk[k] = pickle.dumps(self.keys[k].state, protocol=hi)
         self._dirty.clear()
-        return pickle.dumps(pk, protocol=hi)
+        return pickle.dumps((LAYOUT, pk), protocol=hi)
+
+
+#: Tags shard snapshots written since shards are named by :mod:`flows.shards` (before,
+#: Bytewax keyed them ``"0"`` to ``"255"`` and a snapshot was the bare dict).
+LAYOUT = "sentinelle-shards/2"
+
+
+def load_states(snap: bytes | None, routed: bool = True) -> dict[str, KeyState | bytes]:
+    """The subjects' states in a shard snapshot (:meth:`ShardLogic.snapshot`).
+
+    A snapshot of the earlier layout is refused with the default placement (``routed``):
+    its shard keys are no longer used, so its subjects would silently start anew. With
+    partition placement the state belongs to the partition, not to a shard key, and is
+    read as it is."""
+    if not snap:
+        return {}
+    obj = pickle.loads(snap)
+    if isinstance(obj, tuple) and len(obj) == 2 and obj[0] == LAYOUT:
+        return obj[1]
+    if routed:
+        raise ValueError(
+            "the recovery store holds engine state written by an earlier Sentinelle, "
+            "whose shards had other keys (0-255): it cannot be resumed; start from a new "
+            "recovery directory (the input is then read again from the configured offset)")
+    return obj
 
 
 def alert_encoder(name: str) -> Callable[[Alert], bytes]:
@@ -514,7 +537,7 @@ def build_flow(cfg: Config, engine: Engine | None = None,
     split = op.branch("valid", items, _is_reading)
 
     def builder(resume: bytes | None) -> ShardLogic:
-        return ShardLogic(engine, cfg, encode, pickle.loads(resume) if resume else {})
+        return ShardLogic(engine, cfg, encode, load_states(resume))
 
     alerts = op.stateful_batch("engine", split.trues, builder)  # (shard, groups): keyed
     out = op.merge("out", op.key_rm("unkey", alerts), split.falses.then(op.map, "dlq", _second))

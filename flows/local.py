@@ -2,11 +2,12 @@
 
 With the default placement (``exchange``), readings are decoded where their Kafka
 partition is read, then Bytewax routes each state shard to the worker that owns it: any
-topic keying works, but with several processes about half of the readings are pickled
-and sent to another process. With ``partition`` placement, a partition's readings are
-decoded and fed to that partition's own engine state in the same call, and its alerts go
-straight to the sink: no exchange between workers at all, the same co-partitioning
-Kafka Streams uses for its state stores.
+topic keying works, and on input keyed by subject the shards are named so that they
+stay on the worker that reads them (:mod:`flows.shards`), but the routing step remains.
+With ``partition`` placement, a partition's readings are decoded and fed to that
+partition's own engine state in the same call, and its alerts go straight to the sink:
+no routing step at all, the same co-partitioning Kafka Streams uses for its state
+stores.
 
 The price is a contract on the input: every reading of a *subject* (a site's sensors, or
 a sensor without a site: :attr:`models.reading.Reading.subject`) must arrive on the same
@@ -33,14 +34,13 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
 import time
 from datetime import UTC, datetime
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from flows import metrics
-from flows.city import Decoder, Outputs, ShardLogic
+from flows.city import Decoder, Outputs, ShardLogic, load_states
 from flows.config import Config
 from rules.engine import Engine
 
@@ -176,7 +176,7 @@ class LocalSource(FixedPartitionedSource[object, PartState]):
         inner_state, snap = resume_state if resume_state is not None else (None, b"")
         inner = self.inner.build_part(step_id, for_part, inner_state)
         shard = ShardLogic(fresh_engine(self.engine), self.cfg, self.encode,
-                           pickle.loads(snap) if snap else {})
+                           load_states(snap, routed=False), routed=False)
         return EnginePart(inner, Decoder(self.cfg, sharded=False), shard, self._owner,
                           for_part)
 

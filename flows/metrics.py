@@ -8,6 +8,8 @@ READINGS = Counter("sentinelle_readings", "Readings decoded", ["commune"])
 DLQ = Counter("sentinelle_dlq", "Messages sent to the dead-letter queue", ["topic", "cause"])
 ALERTS = Counter("sentinelle_alerts", "Alert events emitted", ["commune", "rule", "status"])
 LATE = Counter("sentinelle_late_readings", "Readings older than the sensor's last one")
+EXCHANGED = Counter("sentinelle_exchanged_readings",
+                    "Readings an engine shard received from another worker (placement exchange)")
 MISPLACED = Counter("sentinelle_misplaced_readings",
                     "Readings of a subject first seen on another partition (placement partition)")
 

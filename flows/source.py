@@ -43,6 +43,11 @@ CONSUMER_CONF = {
 }
 
 
+#: (topic, partition) -> the thread (Bytewax worker) of this process reading it: an
+#: engine shard fed from elsewhere counts the readings it received as exchanged.
+READERS: dict[tuple[str, int], int] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class RawBatch:
     """Values of consecutive messages of one partition, from ``offset`` on."""
@@ -96,6 +101,7 @@ class _Part(StatefulSourcePartition[RawBatch, int]):
                  tail: bool, poll_s: float, stop: threading.Event | None = None) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, part, offset)])
+        READERS[(topic, part)] = threading.get_ident()  # built on its worker's thread
         self._topic = topic
         self._part = part
         self._offset = offset

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from flows.city import build_flow
+from flows.city import build_flow, load_states
 from flows.config import Config
 from flows.source import RawBatch
 
@@ -84,24 +84,36 @@ def _readings(sensor: str, n: int, site: str):
 
 
 def test_shard_snapshot_repickles_only_touched_subjects_and_resumes():
-    import pickle
 
     cfg = Config(bootstrap="unused:0")
     sh = _shard(cfg)
     sh.on_batch([[("woippy/parc", _readings("woippy/parc/noise", 30, "parc")),
                   ("woippy/gare", _readings("woippy/gare/noise", 30, "gare"))]])
-    first = pickle.loads(sh.snapshot())
+    first = load_states(sh.snapshot())
     assert set(first) == {"woippy/parc", "woippy/gare"}
     # only "parc" gets new readings: "gare" keeps the very same pickled bytes
     sh.on_batch([[("woippy/parc", _readings("woippy/parc/noise", 40, "parc")[30:])]])
-    second = pickle.loads(sh.snapshot())
+    second = load_states(sh.snapshot())
     assert second["woippy/gare"] is not None and second["woippy/gare"] == first["woippy/gare"]
     assert second["woippy/parc"] != first["woippy/parc"]
     # a resumed shard has the same state, sensor by sensor
     back = _shard(cfg, second)
     st = back.keys["woippy/parc"].state.sensors["woippy/parc/noise"]
     assert st.last_ts == T0 + 60 * 39
-    assert pickle.loads(back.snapshot()) == second
+    assert load_states(back.snapshot()) == second
+
+
+def test_a_shard_snapshot_of_the_earlier_layout_is_refused_not_dropped():
+    import pickle
+
+    sh = _shard(Config(bootstrap="unused:0"))
+    sh.on_batch([[("woippy/parc", _readings("woippy/parc/noise", 5, "parc"))]])
+    old = pickle.dumps(load_states(sh.snapshot()))  # the bare dict earlier versions wrote
+    with pytest.raises(ValueError, match="earlier Sentinelle.*new recovery directory"):
+        load_states(old)
+    # inside a partition (placement partition) the state never depended on shard keys
+    assert set(load_states(old, routed=False)) == {"woippy/parc"}
+    assert load_states(b"") == {} and load_states(None) == {}
 
 
 def test_shard_snapshot_is_skipped_without_recovery():
