@@ -113,6 +113,11 @@ def _child(spec: dict) -> None:
     if prof is not None:
         prof.stop()
         res["profile"] = _profile_summary(prof, spec["profile"])
+    if mode == "engine":  # readings an engine shard received from another worker
+        from prometheus_client import REGISTRY
+
+        res["exchanged"] = int(REGISTRY.get_sample_value(
+            "sentinelle_exchanged_readings_total") or 0)
     if engine is not None and hasattr(engine, "stats"):
         st = engine.stats
         res["engine_stats"] = {k: getattr(st, k) for k in ("readings", "late", "alerts")
@@ -345,7 +350,8 @@ def _cluster(bs: str, topic: str, out: str, dlq: str, procs: int, **kw: object) 
     return {"processes": procs, "wall_s": round(wall, 3),
             "cpu_s": round(sum(r["cpu_s"] for r in res), 2),
             "peak_rss_mb": [r["peak_rss_mb"] for r in res],
-            "connect_retries": sum(r["connect_retries"] for r in res)}
+            "connect_retries": sum(r["connect_retries"] for r in res),
+            "exchanged": sum(r.get("exchanged", 0) for r in res)}
 
 
 def common_port() -> int:
@@ -506,6 +512,10 @@ def _scaling(bs: str, t: dict, n: int, kw: dict, pl: str, repeat: int = 1) -> di
             "differing_rules_1p_vs_2p": diff}
 
 
+def _count(n: int | None) -> str:
+    return "" if n is None else f"{n:,}"
+
+
 def log(msg: str) -> None:
     print(f"[throughput] {msg}", file=sys.stderr, flush=True)
 
@@ -617,14 +627,19 @@ def report(out: dict, cmd: str, m: dict) -> str:
                   "flows in index order past a barrier, "
                   f"{common.STAGGER_S * 1000:.0f} ms apart (counted in the wall time), so "
                   "that none meets Timely's one-second retry of a refused cluster "
-                  "connection; retries are counted all the same.", "",
+                  "connection; retries are counted all the same. *Exchanged*: readings an "
+                  "engine shard received from another worker "
+                  "(`sentinelle_exchanged_readings_total`, summed over the processes; "
+                  "placement partition has no shards to route).", "",
                   "| processes | run | wall s | readings/s | CPU s (sum) | peak RSS MB | "
-                  "alerts | connect retries |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "alerts | connect retries | exchanged |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for procs in (1, 2):
             for i, r in enumerate(sc.get(f"runs_{procs}p", [sc["one" if procs == 1 else "two"]])):
                 lines.append(f"| {r['processes']} | {i + 1} | {r['wall_s']:.2f} | "
                              f"{r['readings_per_s']:,} | {r['cpu_s']:.1f} | {r['peak_rss_mb']} "
-                             f"| {r['alerts']:,} | {r.get('connect_retries', '')} |")
+                             f"| {r['alerts']:,} | {r.get('connect_retries', '')} "
+                             f"| {_count(r.get('exchanged'))} |")
         pairs = sc.get("speedups_per_pair")
         lines += ["", f"**Speed-up: {sc['speedup']}x** (fastest 2-process run over fastest "
                   f"1-process run; target >= 1.6)"

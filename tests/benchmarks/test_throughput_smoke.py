@@ -61,3 +61,5 @@ def test_cluster_of_two_processes_sees_every_reading_once():
     assert all(r["connect_retries"] >= 0 for r in runs.values())
     # the same alerts whether one process holds all the state or two share it
     assert alerts[1] > 0 and alerts[1] == alerts[2]
+    # keyed by subject on 2 partitions: each process holds the shards it reads
+    assert runs[1]["exchanged"] == 0 and runs[2]["exchanged"] == 0
