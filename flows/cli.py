@@ -95,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--placement", choices=["exchange", "partition"],
                    default=os.environ.get("SENTINELLE_PLACEMENT", "exchange"),
                    help="where the engine state lives: exchange (default; any input keying, "
-                   "readings routed to their state's worker) or partition (processed where "
+                   "readings routed to their state's worker, which on input keyed by site is "
+                   "the worker that reads them) or partition (processed where "
                    "read, no exchange between processes; the input must be keyed by site)")
     r.add_argument("--metrics-port", type=int, default=0,
                    help="serve Prometheus /metrics on this port (default off)")

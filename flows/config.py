@@ -55,7 +55,8 @@ class Config:
     #: run without recovery sets this False and skips that work (``sentinelle run`` does)
     snapshots: bool = True
     #: where the engine state lives: ``exchange`` (default: state shards keyed by
-    #: subject, readings routed to their shard's worker; any input keying works) or
+    #: subject, readings routed to their shard's worker; any input keying works, and on
+    #: input keyed by subject each shard is on the worker reading it: :mod:`flows.shards`) or
     #: ``partition`` (each input partition's readings are processed where they are read,
     #: no exchange between workers; the input must be keyed by subject, see
     #: :mod:`flows.local`)

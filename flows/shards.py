@@ -1,64 +1,66 @@
 """State shards, named so that Bytewax keeps a shard on the worker that reads its input.
 
 With the default placement (``exchange``) the engine's state is keyed by shard: a
-subject (site, or sensor without a site) belongs to shard ``crc32(subject) % SHARDS``,
+subject (site, or sensor without a site) belongs to shard ``s = crc32(subject) % 256``
 whatever partition its readings arrive on, so its state is in one place on any topic
 keying. Bytewax then sends each shard's readings to the worker that owns the shard;
 across processes that costs a pickle round trip per reading.
 
 Where the input is keyed by subject (the contract of :mod:`flows.local`, and what
-``flows.sim`` does), nothing needs to cross. Kafka's default partitioner (librdkafka's
-``consistent_random``) puts a subject on partition ``crc32(subject) % P``, so with ``P``
-dividing :data:`SHARDS` a shard's subjects share a partition: shard ``s`` is read from
-partition ``s % P``. Bytewax 0.21 gives source partitions to workers in the sorted
-order of their names, round robin (``"p-topic"``: partition ``p`` of a single topic of
-at most 10 partitions goes to worker ``p % W``), and routes a state key ``k`` to worker
-``route(k) % W`` (:func:`route`). Each shard's name is therefore chosen so that
-``route(name) % W == s % W`` for every worker count ``W`` up to :data:`ALIGNED_UP_TO`:
-the shard lives on the worker that reads it whenever ``W`` divides ``P``. The names do
-not depend on ``W`` or ``P``, so the state of a shard keeps its key when the cluster is
-resized; only the alignment is lost (readings then cross, still in order, still correct).
+``flows.sim`` does), nothing needs to cross:
+
+- Kafka's default partitioner (librdkafka's ``consistent_random``) puts a subject on
+  partition ``p = crc32(subject) % P``;
+- Bytewax 0.21 gives source partitions to workers round robin in the sorted order of
+  their names (``"p-topic"``): with one input topic of at most 10 partitions, partition
+  ``p`` goes to worker ``p % W``;
+- it sends a state key ``k`` to worker ``route(k) % W`` (:func:`route`), and each
+  shard's name is chosen so that ``route(name) % MODULUS == s % MODULUS``.
+
+So when ``W`` divides both ``P`` and :data:`MODULUS` (1, 2, 4, 8... workers, with a
+partition count that is a multiple), ``s % W == p % W``: every shard lives on the worker
+that reads its subjects. The names depend neither on ``W`` nor on ``P``, so a shard keeps
+its key when the cluster is resized; only the alignment can be lost (readings then
+cross, still in order, still correct).
 
 ``sentinelle_exchanged_readings_total`` counts the readings an engine shard received
-from another worker: 0 on aligned input (checked in ``tests/flows/test_shards.py`` with
-Bytewax's real routing, and in the throughput benchmark).
+from another worker: 0 on aligned input (``tests/flows/test_shards.py`` checks the
+assumptions against Bytewax's real placement, ``tests/integration/test_shards.py`` the
+count end to end).
 """
 
 from __future__ import annotations
 
 import zlib
-from math import lcm
 
 #: Number of state shards: enough for an even spread over workers, few enough that
-#: Bytewax's per-key cost is paid per shard, not per sensor. A power of two, so that
-#: any partition count that is one divides it.
+#: Bytewax's per-key cost is paid per shard, not per sensor.
 SHARDS = 256
 
-#: Shard names are aligned for every worker count up to this one.
-ALIGNED_UP_TO = 8
+#: ``route(name) % MODULUS == shard % MODULUS`` for every shard's name: shards are
+#: aligned for every worker count that divides it.
+MODULUS = 64
 
-#: ``route(name) % MODULUS == shard`` for every shard's name (lcm of 1..ALIGNED_UP_TO).
-MODULUS = lcm(*range(1, ALIGNED_UP_TO + 1))
-
-#: The smallest ``n`` such that ``route(f"{s}.{n}") % MODULUS == s``, for each shard
-#: ``s`` (:func:`nonces` computes them; a test checks this table against it).
+#: The smallest ``n`` such that ``f"{s}.{n}"`` is a name of shard ``s`` (see
+#: :data:`MODULUS`), for each shard ``s``; :func:`nonces` computes them and a test
+#: checks this table against it.
 NONCES = (
-    244, 967, 1388, 1316, 237, 84, 201, 1808, 377, 2073, 235, 254, 657, 250, 1093, 52,
-    562, 513, 1216, 433, 473, 1108, 481, 33, 259, 223, 493, 804, 629, 718, 346, 3901,
-    878, 124, 69, 2803, 2033, 2244, 1258, 18, 84, 524, 864, 384, 42, 1036, 731, 476,
-    388, 530, 77, 853, 2274, 221, 484, 1477, 802, 787, 477, 1053, 144, 336, 444, 864,
-    1309, 669, 867, 1015, 1649, 2200, 157, 1016, 782, 805, 118, 770, 1480, 26, 172, 1635,
-    851, 1837, 2827, 1399, 1081, 1301, 2158, 607, 667, 480, 233, 767, 451, 46, 1627, 415,
-    744, 350, 214, 2716, 338, 169, 332, 98, 21, 659, 508, 1172, 1148, 255, 1791, 308,
-    1270, 483, 849, 1140, 214, 2231, 779, 326, 231, 1104, 834, 1167, 1597, 889, 389, 15,
-    1947, 1231, 310, 395, 1562, 1899, 805, 0, 2368, 385, 158, 361, 329, 156, 581, 136,
-    1615, 529, 152, 512, 1764, 842, 1192, 568, 333, 1263, 1469, 576, 166, 87, 477, 221,
-    889, 672, 794, 505, 2536, 780, 1786, 1049, 583, 476, 5291, 573, 1878, 62, 1351, 883,
-    32, 717, 451, 1765, 304, 204, 1412, 110, 339, 647, 169, 64, 106, 1320, 200, 322,
-    1056, 702, 267, 3021, 1298, 67, 317, 212, 21, 158, 4926, 295, 320, 850, 21, 568,
-    709, 265, 124, 252, 195, 1658, 1091, 1748, 310, 658, 619, 4499, 241, 59, 155, 2319,
-    250, 14, 2861, 464, 1225, 238, 70, 1604, 1532, 161, 2, 1807, 409, 507, 145, 1563,
-    502, 884, 170, 482, 1963, 668, 803, 195, 213, 1615, 69, 0, 370, 2916, 101, 296,
+    38, 16, 2, 44, 30, 12, 20, 10, 52, 18, 32, 40, 84, 94, 75, 45,
+    96, 41, 131, 12, 49, 5, 45, 33, 70, 74, 65, 27, 72, 13, 2, 101,
+    208, 15, 6, 0, 35, 8, 38, 13, 6, 62, 42, 142, 7, 136, 121, 151,
+    66, 68, 9, 49, 16, 25, 70, 16, 134, 14, 49, 69, 128, 52, 60, 129,
+    9, 2, 48, 218, 12, 116, 112, 26, 27, 92, 41, 30, 27, 35, 16, 6,
+    48, 38, 69, 43, 67, 30, 106, 52, 359, 84, 79, 142, 84, 131, 79, 28,
+    91, 118, 11, 21, 58, 42, 71, 114, 4, 37, 119, 163, 144, 53, 256, 62,
+    110, 63, 44, 106, 51, 120, 28, 204, 32, 57, 16, 126, 107, 7, 99, 50,
+    83, 113, 0, 456, 48, 215, 10, 54, 253, 143, 104, 11, 51, 40, 142, 84,
+    1, 43, 27, 40, 42, 41, 80, 37, 16, 262, 69, 5, 108, 20, 367, 266,
+    95, 71, 18, 32, 14, 64, 67, 5, 84, 0, 25, 50, 127, 31, 32, 29,
+    246, 74, 11, 133, 77, 76, 53, 19, 92, 183, 5, 23, 69, 108, 140, 62,
+    3, 55, 24, 135, 0, 48, 39, 2, 21, 60, 87, 24, 11, 83, 21, 82,
+    31, 20, 151, 20, 17, 8, 216, 91, 13, 89, 16, 114, 37, 21, 35, 101,
+    23, 7, 83, 73, 187, 3, 20, 8, 51, 57, 21, 111, 33, 14, 73, 22,
+    8, 17, 13, 47, 33, 80, 24, 29, 157, 150, 111, 53, 6, 39, 9, 40,
 )
 
 _M64 = (1 << 64) - 1
@@ -129,11 +131,11 @@ def _siphash(data: bytes, k0: int, k1: int, c: int, d: int) -> int:
 
 
 def nonces() -> tuple[int, ...]:
-    """Recompute :data:`NONCES` (about 1.5 s)."""
+    """Recompute :data:`NONCES`."""
     out = []
     for s in range(SHARDS):
         n = 0
-        while route(f"{s}.{n}") % MODULUS != s:
+        while route(f"{s}.{n}") % MODULUS != s % MODULUS:
             n += 1
         out.append(n)
     return tuple(out)
