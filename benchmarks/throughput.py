@@ -689,8 +689,11 @@ def report(out: dict, cmd: str, m: dict) -> str:
               "idle re-poll 2 ms, `fetch.wait.max.ms` 5, "
               f"`queued.min.messages` {CONSUMER_CONF['queued.min.messages']}, `assign()` "
               "(no group).",
-              "- State: Bytewax keys by one of 256 shards (crc32 of the subject); a shard "
-              "holds the `KeyState` of each of its subjects (site or sensor).",
+              "- State (placement exchange): Bytewax keys by one of 256 shards (crc32 of the "
+              "subject), named so that each is routed to the worker that reads its "
+              "subjects' partition when the input is keyed by subject "
+              "(`flows/shards.py`); a shard holds the `KeyState` of each of its subjects "
+              "(site or sensor).",
               "- `KafkaSink`: Bytewax's, `linger.ms` 2 (it flushes after each batch anyway).",
               ""]
     return "\n".join(lines)
