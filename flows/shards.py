@@ -9,8 +9,9 @@ across processes that costs a pickle round trip per reading.
 Where the input is keyed by subject (the contract of :mod:`flows.local`, and what
 ``flows.sim`` does), nothing needs to cross:
 
-- Kafka's default partitioner (librdkafka's ``consistent_random``) puts a subject on
-  partition ``p = crc32(subject) % P``;
+- librdkafka's default partitioner (``consistent_random``, used by every client built on
+  it) puts a subject on partition ``p = crc32(subject) % P`` (the Java client's murmur2
+  does not: such input is still correct, and crosses);
 - Bytewax 0.21 gives source partitions to workers round robin in the sorted order of
   their names (``"p-topic"``): with one input topic of at most 10 partitions, partition
   ``p`` goes to worker ``p % W``;
