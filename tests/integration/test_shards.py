@@ -35,15 +35,16 @@ def _run(broker, readings: str, workers: int) -> tuple[set, float]:
     return alerts, _exchanged() - before
 
 
-def test_keyed_input_is_processed_where_it_is_read_and_mis_keyed_input_alike(broker, topics):
+def test_keyed_input_is_processed_where_it_is_read_and_other_keyings_alike(broker, topics):
     city = City(seed=3, sensors_per_commune=6, warmup_steps=24, anomaly_rate=0.01)
     steps = list(city.encoded_steps(60))
-    keyed, unkeyed = topics["readings"] + "-keyed", topics["readings"] + "-nokey"
-    broker.create_topics([keyed, unkeyed], partitions=4)
+    keyed, other = topics["readings"] + "-keyed", topics["readings"] + "-other"
+    broker.create_topics([keyed, other], partitions=4)
     p = tp.producer(broker.bootstrap)
     n = tp.produce_all(p, keyed, itertools.chain.from_iterable(steps))
-    # no key: librdkafka spreads the messages over the partitions at random
-    tp.produce_all(p, unkeyed, ((None, v) for step in steps for _, v in step))
+    # keyed otherwise: each site still on one partition (its order kept), but not on
+    # the one its shard is aligned with
+    tp.produce_all(p, other, ((k + b"#other", v) for step in steps for k, v in step))
     assert p.flush(30) == 0
 
     one, crossed_one = _run(broker, keyed, 1)
@@ -53,6 +54,6 @@ def test_keyed_input_is_processed_where_it_is_read_and_mis_keyed_input_alike(bro
     assert crossed_two == 0  # each shard lives on the worker that reads its partition
     assert two == one
 
-    mixed, crossed = _run(broker, unkeyed, 2)
+    mixed, crossed = _run(broker, other, 2)
     assert crossed > n / 4  # about half of the readings went to the other worker...
     assert mixed == one  # ...and each subject's state stayed in one place
